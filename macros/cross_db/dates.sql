@@ -1,0 +1,47 @@
+{#- GA4 writes event_date as a 'YYYYMMDD' string in the property time zone. -#}
+{% macro date_from_yyyymmdd(expression) -%}
+    {{ return(adapter.dispatch('date_from_yyyymmdd', 'random_truffle')(expression)) }}
+{%- endmacro %}
+
+{% macro default__date_from_yyyymmdd(expression) -%}
+    cast(try_strptime({{ expression }}, '%Y%m%d') as date)
+{%- endmacro %}
+
+{% macro bigquery__date_from_yyyymmdd(expression) -%}
+    safe.parse_date('%Y%m%d', {{ expression }})
+{%- endmacro %}
+
+
+{#- GA4 timestamps are UTC microseconds since the epoch. On DuckDB the result is a naive
+    timestamp holding UTC; on BigQuery a TIMESTAMP (always UTC). -#}
+{% macro timestamp_from_micros(expression) -%}
+    {{ return(adapter.dispatch('timestamp_from_micros', 'random_truffle')(expression)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_from_micros(expression) -%}
+    make_timestamp({{ expression }})
+{%- endmacro %}
+
+{% macro bigquery__timestamp_from_micros(expression) -%}
+    timestamp_micros({{ expression }})
+{%- endmacro %}
+
+
+{#- A date literal from a Python date (or 'YYYY-MM-DD' string) computed at compile time. -#}
+{% macro date_literal(value) -%}
+    cast('{{ value }}' as date)
+{%- endmacro %}
+
+
+{#- Whole seconds since the Unix epoch of a timestamp. -#}
+{% macro truffle_unix_seconds(expression) -%}
+    {{ return(adapter.dispatch('truffle_unix_seconds', 'random_truffle')(expression)) }}
+{%- endmacro %}
+
+{% macro default__truffle_unix_seconds(expression) -%}
+    cast(floor(epoch({{ expression }})) as bigint)
+{%- endmacro %}
+
+{% macro bigquery__truffle_unix_seconds(expression) -%}
+    unix_seconds({{ expression }})
+{%- endmacro %}

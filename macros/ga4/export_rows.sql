@@ -1,0 +1,207 @@
+{#- The GA4 export rows of the window, with the canonical columns (export_columns.sql) plus
+    `event_params` (canonical type), `item_count`, `source_table_suffix` (YYYYMMDD),
+    `is_intraday` and `source_file`. Only the window's shards are read (pitfall 14). -#}
+{% macro ga4_export_rows(source_relation) -%}
+    {{ return(adapter.dispatch('ga4_export_rows', 'random_truffle')(source_relation)) }}
+{%- endmacro %}
+
+{% macro default__ga4_export_rows(source_relation) -%}
+    {{ exceptions.raise_compiler_error("ga4_export_rows has no implementation for adapter '" ~ target.type ~ "'.") }}
+{%- endmacro %}
+
+
+{#- Newer export columns: absent from older properties' exports (pitfall 7). -#}
+{% macro ga4_newer_columns() -%}
+    {{ return(['collected_traffic_source', 'is_active_user', 'batch_event_index', 'batch_page_id', 'batch_ordering_id', 'session_traffic_source_last_click']) }}
+{%- endmacro %}
+
+{#- The window as table suffixes: (first 'YYYYMMDD' or none, last 'YYYYMMDD' or none). -#}
+{% macro ga4_window_suffixes() -%}
+    {%- set window = ga4_window() -%}
+    {{ return([
+        window.start.strftime('%Y%m%d') if window.start else none,
+        window.end.strftime('%Y%m%d') if window.end else none,
+    ]) }}
+{%- endmacro %}
+
+
+{# ---------------------------------------------------------------- BigQuery ---- #}
+
+{% macro bigquery__ga4_export_rows(source_relation) -%}
+    {#- The export schema is declared (no metadata query): a wildcard table has the schema of
+        its newest shard, so the newer columns exist whenever the newest day has them. -#}
+    {%- set tree = ga4_export_path_tree() -%}
+    {%- set columns = {} -%}
+    {%- for name, children in tree.items() -%}
+        {%- if var('ga4_bigquery_has_newer_columns', true) or name not in ga4_newer_columns() -%}
+            {%- do children.pop('browser', none) if name == 'device' -%}
+            {%- do children.pop('browser_version', none) if name == 'device' -%}
+            {%- do columns.update({name: ga4_duckdb_struct_text(children)}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set first, last = ga4_window_suffixes() -%}
+    select
+        {{- ga4_export_select_list(columns) }}
+        event_params,
+        array_length(items) as item_count,
+        regexp_extract(_table_suffix, r'([0-9]{8})$') as source_table_suffix,
+        starts_with(_table_suffix, 'intraday_') as is_intraday,
+        concat('events_', _table_suffix) as source_file
+    from {{ source_relation }}
+    {#- Daily and intraday shards only: never events_fresh_* (pitfall 4). -#}
+    where
+        {%- if first and last %}
+        (
+            _table_suffix between '{{ first }}' and '{{ last }}'
+            or _table_suffix between 'intraday_{{ first }}' and 'intraday_{{ last }}'
+        )
+        {%- elif first %}
+        (
+            (_table_suffix >= '{{ first }}' and _table_suffix < 'a')
+            or _table_suffix >= 'intraday_{{ first }}'
+        )
+        and regexp_contains(_table_suffix, r'^(intraday_)?[0-9]{8}$')
+        {%- else %}
+        regexp_contains(_table_suffix, r'^(intraday_)?[0-9]{8}$')
+        {%- endif %}
+{%- endmacro %}
+
+
+{# ------------------------------------------------------------------ DuckDB ---- #}
+
+{#- The export files of the window: [{'path', 'name', 'suffix', 'format'}], sorted. -#}
+{% macro ga4_duckdb_export_files() -%}
+    {%- set root = var('ga4_export_path') | string -%}
+    {%- set listing = run_query("select file from glob('" ~ root.rstrip('/') ~ "/events_*') order by file") -%}
+    {%- set pattern = modules.re.compile('^events_(intraday_)?([0-9]{8})\\.(parquet|json|ndjson|jsonl)$') -%}
+    {%- set first, last = ga4_window_suffixes() -%}
+    {%- set files = [] -%}
+    {%- set seen = [] -%}
+    {%- for row in listing.rows -%}
+        {%- set path = row[0] -%}
+        {%- set name = path.replace('\\', '/').split('/')[-1] -%}
+        {%- set match = pattern.match(name) -%}
+        {%- if match -%}
+            {%- do seen.append(name) -%}
+            {%- set suffix = match.group(2) -%}
+            {%- if (not first or suffix >= first) and (not last or suffix <= last) -%}
+                {%- do files.append({'path': path, 'name': name, 'suffix': suffix,
+                                     'format': 'parquet' if match.group(3) == 'parquet' else 'json'}) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if seen | length == 0 -%}
+        {{ exceptions.raise_compiler_error("No GA4 export files (events_YYYYMMDD.parquet / .json / .ndjson) found in '" ~ root ~ "'. Point the variable ga4_export_path at your export folder, or run `truffle demo-data` to generate one.") }}
+    {%- endif -%}
+    {{ return(files) }}
+{%- endmacro %}
+
+{#- DuckDB type text of the canonical event_params list. -#}
+{% macro ga4_duckdb_params_type(leaf_int='BIGINT', leaf_float='DOUBLE') -%}
+    STRUCT("key" VARCHAR, "value" STRUCT(string_value VARCHAR, int_value {{ leaf_int }}, float_value {{ leaf_float }}, double_value {{ leaf_float }}))[]
+{%- endmacro %}
+
+{#- JSON exports carry INT64 (and often FLOAT) as strings and omit whatever is null: read them
+    with a declared schema of text leaves (no sampling guesses, no "NULL" types), cast later. -#}
+{% macro ga4_export_path_tree() -%}
+    {%- set tree = {} -%}
+    {%- for column in ga4_export_columns() -%}
+        {%- for path in column.paths -%}
+            {%- set cursor = namespace(node=tree) -%}
+            {%- for part in path.split('.') -%}
+                {%- if part not in cursor.node -%}{%- do cursor.node.update({part: {}}) -%}{%- endif -%}
+                {%- set cursor.node = cursor.node[part] -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(tree) }}
+{%- endmacro %}
+
+{% macro ga4_duckdb_json_columns() -%}
+    {%- set tree = ga4_export_path_tree() -%}
+    {%- set rendered = [] -%}
+    {%- for name, children in tree.items() -%}
+        {%- do rendered.append("'" ~ name ~ "': '" ~ ga4_duckdb_struct_text(children) ~ "'") -%}
+    {%- endfor -%}
+    {%- do rendered.append("'event_params': '" ~ ga4_duckdb_params_type('VARCHAR', 'VARCHAR') ~ "'") -%}
+    {%- do rendered.append("'items': 'JSON[]'") -%}
+    {{ return('{' ~ rendered | join(', ') ~ '}') }}
+{%- endmacro %}
+
+{% macro ga4_duckdb_struct_text(children) -%}
+    {%- if children | length == 0 -%}
+        {{- 'VARCHAR' -}}
+    {%- else -%}
+        {%- set fields = [] -%}
+        {%- for name, grandchildren in children.items() -%}
+            {%- do fields.append('"' ~ name ~ '" ' ~ ga4_duckdb_struct_text(grandchildren)) -%}
+        {%- endfor -%}
+        {{- 'STRUCT(' ~ fields | join(', ') ~ ')' -}}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro ga4_duckdb_file_list(files) -%}
+    [{%- for file in files -%}'{{ file.path }}'{{ ', ' if not loop.last }}{%- endfor -%}]
+{%- endmacro %}
+
+{#- One select over a group of files of the same format. -#}
+{% macro ga4_duckdb_scan(files, file_format) -%}
+    {%- if file_format == 'parquet' -%}
+        {%- set reader = "read_parquet(" ~ ga4_duckdb_file_list(files) ~ ", union_by_name = true, filename = true)" -%}
+    {%- else -%}
+        {%- set reader = "read_json(" ~ ga4_duckdb_file_list(files) ~ ", columns = " ~ ga4_duckdb_json_columns() ~ ", filename = true)" -%}
+    {%- endif -%}
+    {%- set columns = {} -%}
+    {%- for row in run_query("describe select * from " ~ reader).rows -%}
+        {%- do columns.update({row[0]: row[1]}) -%}
+    {%- endfor -%}
+    {%- if columns.get('event_params') == ga4_duckdb_params_type() -%}
+        {%- set params = 'event_params' -%}
+    {%- else -%}
+        {#- Text or odd leaf types (JSON exports, hostile files): rebuild the canonical list. -#}
+        {%- set params -%}
+        list_transform(event_params, lambda p: {
+            'key': cast(p.key as varchar),
+            'value': {
+                'string_value': cast(p.value.string_value as varchar),
+                'int_value': try_cast(p.value.int_value as bigint),
+                'float_value': try_cast(p.value.float_value as double),
+                'double_value': try_cast(p.value.double_value as double)
+            }
+        })
+        {%- endset -%}
+    {%- endif %}
+    select
+        {{- ga4_export_select_list(columns) }}
+        {{ params }} as event_params,
+        {{ 'len(items)' if 'items' in columns else 'cast(null as bigint)' }} as item_count,
+        regexp_extract(filename, 'events_(intraday_)?([0-9]{8})', 2) as source_table_suffix,
+        contains(filename, 'events_intraday_') as is_intraday,
+        regexp_extract(filename, '[^/]+$') as source_file
+    from {{ reader }}
+{%- endmacro %}
+
+{% macro duckdb__ga4_export_rows(source_relation) -%}
+    {%- if not execute -%}
+        {{ return('select 1 as parse_time_placeholder') }}
+    {%- endif -%}
+    {%- set files = ga4_duckdb_export_files() -%}
+    {%- set groups = [] -%}
+    {%- for file_format in ['parquet', 'json'] -%}
+        {%- set group = files | selectattr('format', 'equalto', file_format) | list -%}
+        {%- if group -%}{%- do groups.append(ga4_duckdb_scan(group, file_format)) -%}{%- endif -%}
+    {%- endfor -%}
+    {%- if groups -%}
+        {{ groups | join('\n    union all by name\n') }}
+    {%- else -%}
+        {#- No shard in the window: an empty relation of the same shape. -#}
+    select
+        {{- ga4_export_select_list({}) }}
+        cast(null as {{ ga4_duckdb_params_type() }}) as event_params,
+        cast(null as bigint) as item_count,
+        cast(null as varchar) as source_table_suffix,
+        cast(null as boolean) as is_intraday,
+        cast(null as varchar) as source_file
+    where false
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,17 @@
+{#- Retroactive stitching (pitfall 13) for rows outside the re-processed window: when a device
+    logs in for the first time, its earlier anonymous rows in older partitions take the user's
+    id too. Runs as a post-hook of every model that stores unified_user_id, inside the model's
+    transaction; a no-op on a full refresh (every row was stitched as it was built). -#}
+{% macro ga4_restitch_devices() -%}
+    {%- if execute and ga4_is_incremental() and not var('ga4_render_incremental', false) -%}
+    update {{ this }} as target
+    set unified_user_id = stitched.user_id
+    from {{ ref('int_devices_stitched') }} as stitched
+    where
+        target.user_pseudo_id = stitched.user_pseudo_id
+        and target.user_id is null
+        and target.unified_user_id != stitched.user_id
+    {%- else -%}
+    select 1 as nothing_to_restitch
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,70 @@
+{#- How a mart replaces its window. DuckDB (dbt-duckdb has no insert_overwrite): delete+insert
+    keyed on the partition date, in one transaction. BigQuery: static insert_overwrite of the
+    window's partitions, which BigQuery swaps atomically. -#}
+{% macro truffle_incremental_strategy() -%}
+    {{ return(adapter.dispatch('truffle_incremental_strategy', 'random_truffle')()) }}
+{%- endmacro %}
+
+{% macro default__truffle_incremental_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro bigquery__truffle_incremental_strategy() -%}
+    {{ return('insert_overwrite') }}
+{%- endmacro %}
+
+
+{#- The unique_key the strategy needs: the partition column for delete+insert, none for
+    insert_overwrite (which replaces partitions, not keys). -#}
+{% macro truffle_incremental_key(partition_column) -%}
+    {{ return(adapter.dispatch('truffle_incremental_key', 'random_truffle')(partition_column)) }}
+{%- endmacro %}
+
+{% macro default__truffle_incremental_key(partition_column) -%}
+    {{ return(partition_column) }}
+{%- endmacro %}
+
+{% macro bigquery__truffle_incremental_key(partition_column) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+
+{#- BigQuery static partitions of the re-processed range (config `partitions`). Config is
+    captured when dbt parses, so without an explicit run date the dates are SQL expressions
+    on the property's current date rather than literals frozen at parse time. -#}
+{% macro ga4_bigquery_partitions(extra_days_before=0) -%}
+    {%- set tz = var('ga4_property_time_zone', 'UTC') -%}
+    {%- set backfill_start = var('ga4_backfill_start_date', none) -%}
+    {%- set backfill_end = var('ga4_backfill_end_date', none) -%}
+    {%- set partitions = [] -%}
+    {%- if backfill_start and backfill_end -%}
+        {%- set start = truffle_parse_date(backfill_start) - modules.datetime.timedelta(days=extra_days_before) -%}
+        {%- set days = (truffle_parse_date(backfill_end) - start).days -%}
+        {%- for offset in range(days + 1) -%}
+            {%- do partitions.append("date('" ~ (start + modules.datetime.timedelta(days=offset)) ~ "')") -%}
+        {%- endfor -%}
+    {%- else -%}
+        {%- for offset in range((var('ga4_lookback_days', 3) | int) + extra_days_before + 1) -%}
+            {%- if var('ga4_run_date', none) -%}
+                {%- do partitions.append("date('" ~ (truffle_parse_date(var('ga4_run_date')) - modules.datetime.timedelta(days=offset)) ~ "')") -%}
+            {%- else -%}
+                {%- do partitions.append("date_sub(current_date('" ~ tz ~ "'), interval " ~ offset ~ " day)") -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(partitions) }}
+{%- endmacro %}
+
+
+{#- Partitioning is BigQuery's (dbt-duckdb reads `partition_by` for DuckLake only). -#}
+{% macro truffle_partition_by(field, data_type='date') -%}
+    {{ return(adapter.dispatch('truffle_partition_by', 'random_truffle')(field, data_type)) }}
+{%- endmacro %}
+
+{% macro default__truffle_partition_by(field, data_type) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro bigquery__truffle_partition_by(field, data_type) -%}
+    {{ return({'field': field, 'data_type': data_type, 'granularity': 'day'}) }}
+{%- endmacro %}

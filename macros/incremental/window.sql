@@ -1,0 +1,65 @@
+{#- The re-processed window: which export days a run reads and which partitions it replaces.
+
+    GA4 rewrites daily tables for up to 72 hours after the day, so every incremental run
+    rebuilds the `ga4_lookback_days` days before the run date plus the run date itself
+    (pitfall 4). "Today" is the property's local date (pitfall 9): event_date is local too.
+    A backfill names its range explicitly. A full refresh reads from `ga4_start_date` on.
+    Everything is computed at compile time, so the SQL carries literal dates: BigQuery can
+    prune `_TABLE_SUFFIX` and name static partitions, DuckDB can skip whole files. -#}
+
+{% macro truffle_parse_date(value) -%}
+    {{ return(modules.datetime.datetime.strptime(value | string, '%Y-%m-%d').date()) }}
+{%- endmacro %}
+
+{% macro ga4_run_date() -%}
+    {%- set configured = var('ga4_run_date', none) -%}
+    {%- if configured -%}
+        {{ return(truffle_parse_date(configured)) }}
+    {%- endif -%}
+    {%- set tz = modules.pytz.timezone(var('ga4_property_time_zone', 'UTC')) -%}
+    {{ return(modules.datetime.datetime.now(tz).date()) }}
+{%- endmacro %}
+
+{#- is_incremental(), or forced by a variable so the incremental form can be rendered offline. -#}
+{% macro ga4_is_incremental() -%}
+    {{ return(is_incremental() or var('ga4_render_incremental', false)) }}
+{%- endmacro %}
+
+{#- Returns {'start': date|none, 'end': date|none, 'kind': 'full'|'window'|'backfill'}. -#}
+{% macro ga4_window() -%}
+    {%- set backfill_start = var('ga4_backfill_start_date', none) -%}
+    {%- set backfill_end = var('ga4_backfill_end_date', none) -%}
+    {%- if backfill_start or backfill_end -%}
+        {%- if not (backfill_start and backfill_end) -%}
+            {{ exceptions.raise_compiler_error("A backfill needs both ga4_backfill_start_date and ga4_backfill_end_date (YYYY-MM-DD).") }}
+        {%- endif -%}
+        {%- set start = truffle_parse_date(backfill_start) -%}
+        {%- set end = truffle_parse_date(backfill_end) -%}
+        {%- if start > end -%}
+            {{ exceptions.raise_compiler_error("ga4_backfill_start_date " ~ start ~ " is after ga4_backfill_end_date " ~ end ~ ".") }}
+        {%- endif -%}
+        {{ return({'start': start, 'end': end, 'kind': 'backfill'}) }}
+    {%- endif -%}
+    {%- if ga4_is_incremental() -%}
+        {%- set end = ga4_run_date() -%}
+        {%- set start = end - modules.datetime.timedelta(days=var('ga4_lookback_days', 3) | int) -%}
+        {{ return({'start': start, 'end': end, 'kind': 'window'}) }}
+    {%- endif -%}
+    {%- set first = var('ga4_start_date', none) -%}
+    {{ return({'start': truffle_parse_date(first) if first else none, 'end': none, 'kind': 'full'}) }}
+{%- endmacro %}
+
+{#- SQL predicate: `column` (a date) lies in the window, optionally widened by `extra_days_before`.
+    True on a full refresh without a start date. -#}
+{% macro ga4_window_filter(column, extra_days_before=0) -%}
+    {%- set window = ga4_window() -%}
+    {%- set clauses = [] -%}
+    {%- if window.start -%}
+        {%- set start = window.start - modules.datetime.timedelta(days=extra_days_before) -%}
+        {%- do clauses.append(column ~ " >= " ~ date_literal(start)) -%}
+    {%- endif -%}
+    {%- if window.end -%}
+        {%- do clauses.append(column ~ " <= " ~ date_literal(window.end)) -%}
+    {%- endif -%}
+    {{ clauses | join(' and ') if clauses else 'true' }}
+{%- endmacro %}

@@ -1,0 +1,170 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=truffle_incremental_strategy(),
+        unique_key=truffle_incremental_key('session_start_date'),
+        partition_by=truffle_partition_by('session_start_date'),
+        partitions=ga4_bigquery_partitions(),
+        cluster_by=['session_key'],
+        post_hook=["{{ ga4_restitch_devices() }}"],
+    )
+}}
+
+with
+
+-- a session's facts come from all its events, whatever day they landed in (pitfall 3): read
+-- one day before the window so a session that began before midnight keeps its true start
+session_events as (
+    select * from {{ ref('events') }}
+    where
+        session_key is not null
+        and {{ ga4_window_filter('event_date', extra_days_before=1) }}
+),
+
+-- the traffic each event carries: newer exports' collected_traffic_source, else the
+-- source/medium/campaign params, with a gclid meaning google / cpc (pitfall 6)
+event_traffic as (
+    select
+        *,
+        coalesce(
+            collected_source,
+            param_source,
+            case when coalesce(collected_gclid, param_gclid) is not null then 'google' end
+        ) as event_source,
+        coalesce(
+            collected_medium,
+            param_medium,
+            case when coalesce(collected_gclid, param_gclid) is not null then 'cpc' end
+        ) as event_medium,
+        coalesce(collected_campaign, param_campaign) as event_campaign,
+        case when event_name in ('page_view', 'screen_view') then 1 else 0 end as is_page_view
+    from session_events
+),
+
+-- one row per session
+aggregated as (
+    select
+        session_key,
+        min(user_pseudo_id) as user_pseudo_id,
+        min(stream_id) as stream_id,
+        min(ga_session_id) as ga_session_id,
+        {{ truffle_last_non_null('user_id', 'event_timestamp_micros') }} as user_id,
+        min(unified_user_id) as device_unified_user_id,
+        min(event_at) as session_start_at,
+        max(event_at) as session_end_at,
+        min(event_date) as session_start_date,
+        max(event_date) as session_end_date,
+        max(ga_session_number) as ga_session_number,
+        count(*) as event_count,
+        sum(is_page_view) as page_view_count,
+        coalesce(sum(engagement_time_msec), 0) as engagement_time_msec,
+        -- engaged if any event says so; '1' on web, 1 on apps (pitfall 5)
+        coalesce({{ dbt.bool_or('is_session_engaged_event') }}, false) as is_engaged_session,
+        {{ dbt.bool_or("event_name = 'first_visit'") }} as has_first_visit,
+        coalesce({{ dbt.bool_or('is_debug_event') }}, false) as is_debug_session,
+        {{ dbt.bool_or('is_active_user') }} as is_active_user_flag,
+        {{ dbt.bool_or("ads_consent_status = 'denied'") }} as has_ads_denied,
+        {{ dbt.bool_or("ads_consent_status = 'granted'") }} as has_ads_granted,
+        {{ truffle_first_non_null('page_location', 'event_timestamp_micros') }} as landing_page_location,
+        {{ truffle_first_non_null('platform', 'event_timestamp_micros') }} as platform,
+        {{ truffle_first_non_null('device_category', 'event_timestamp_micros') }} as device_category,
+        {{ truffle_first_non_null('device_operating_system', 'event_timestamp_micros') }} as device_operating_system,
+        {{ truffle_first_non_null('device_browser', 'event_timestamp_micros') }} as device_browser,
+        {{ truffle_first_non_null('device_language', 'event_timestamp_micros') }} as device_language,
+        {{ truffle_first_non_null('geo_country', 'event_timestamp_micros') }} as country,
+        {{ truffle_first_non_null('geo_region', 'event_timestamp_micros') }} as region,
+        {{ truffle_first_non_null('geo_city', 'event_timestamp_micros') }} as city,
+        {{ truffle_first_non_null('last_click_source', 'event_timestamp_micros') }} as last_click_source,
+        {{ truffle_first_non_null('last_click_medium', 'event_timestamp_micros') }} as last_click_medium,
+        {{ truffle_first_non_null('last_click_campaign', 'event_timestamp_micros') }} as last_click_campaign,
+        {{ truffle_first_non_null('last_click_channel_group', 'event_timestamp_micros') }} as last_click_channel_group,
+        {{ truffle_first_non_null('event_source', 'event_timestamp_micros') }} as event_source,
+        {{ truffle_first_non_null('event_medium', 'event_timestamp_micros') }} as event_medium,
+        {{ truffle_first_non_null('event_campaign', 'event_timestamp_micros') }} as event_campaign,
+        {{ truffle_first_non_null('first_touch_source', 'event_timestamp_micros') }} as first_touch_source,
+        {{ truffle_first_non_null('first_touch_medium', 'event_timestamp_micros') }} as first_touch_medium,
+        {{ truffle_first_non_null('first_touch_campaign', 'event_timestamp_micros') }} as first_touch_campaign
+    from event_traffic
+    group by session_key
+),
+
+-- the session's source: GA4's own last-click record when the export has it, else the first
+-- traffic its events carried, else direct
+sourced as (
+    select
+        *,
+        case
+            when last_click_source is not null or last_click_medium is not null
+                then coalesce(last_click_source, '(not set)')
+            when event_source is not null or event_medium is not null
+                then coalesce(event_source, '(not set)')
+            else '(direct)'
+        end as session_source,
+        case
+            when last_click_source is not null or last_click_medium is not null
+                then coalesce(last_click_medium, '(not set)')
+            when event_source is not null or event_medium is not null
+                then coalesce(event_medium, '(not set)')
+            else '(none)'
+        end as session_medium,
+        case
+            when last_click_source is not null or last_click_medium is not null
+                then coalesce(last_click_campaign, '(not set)')
+            when event_source is not null or event_medium is not null
+                then coalesce(event_campaign, '(not set)')
+            else '(direct)'
+        end as session_campaign
+    from aggregated
+),
+
+-- sessions that began in the window; earlier ones keep their rows (their start is older)
+final as (
+    select
+        session_key,
+        user_pseudo_id,
+        stream_id,
+        ga_session_id,
+        user_id,
+        coalesce(user_id, device_unified_user_id, user_pseudo_id) as unified_user_id,
+        session_start_at,
+        session_end_at,
+        session_start_date,
+        session_end_date,
+        {{ truffle_msec_between('session_start_at', 'session_end_at') }} as session_duration_msec,
+        ga_session_number,
+        coalesce(has_first_visit or ga_session_number = 1, false) as is_first_session,
+        event_count,
+        page_view_count,
+        engagement_time_msec,
+        is_engaged_session,
+        coalesce(is_active_user_flag, is_engaged_session) as is_active_user,
+        is_debug_session,
+        case
+            when has_ads_denied then 'denied'
+            when has_ads_granted then 'granted'
+            else 'unknown'
+        end as ads_consent_status,
+        landing_page_location,
+        platform,
+        device_category,
+        device_operating_system,
+        device_browser,
+        device_language,
+        country,
+        region,
+        city,
+        session_source,
+        session_medium,
+        session_campaign,
+        coalesce(
+            last_click_channel_group,
+            {{ ga4_default_channel_group('session_source', 'session_medium') }}
+        ) as session_default_channel_group,
+        first_touch_source,
+        first_touch_medium,
+        first_touch_campaign
+    from sourced
+    where {{ ga4_window_filter('session_start_date') }}
+)
+
+select * from final

@@ -1,0 +1,53 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=truffle_incremental_strategy(),
+        unique_key=truffle_incremental_key('session_start_date'),
+        partition_by=truffle_partition_by('session_start_date'),
+        partitions=ga4_bigquery_partitions(),
+        cluster_by=['unified_user_id', 'device_category', 'country'],
+        post_hook=["{{ ga4_restitch_devices() }}"],
+    )
+}}
+
+with
+
+sessions as (
+    select * from {{ ref('int_sessions_aggregated') }}
+    where {{ ga4_window_filter('session_start_date') }}
+),
+
+conversions as (
+    select * from {{ ref('conversions') }}
+    where {{ ga4_window_filter('conversion_date') }}
+),
+
+-- a session's conversions and revenue, per reporting currency (never the raw local sums)
+session_conversions as (
+    select
+        session_key,
+        count(*) as conversion_count,
+        sum(case when conversion_type = 'purchase' then 1 else 0 end) as purchase_count,
+        sum(revenue_usd) as revenue_usd,
+        sum(revenue_mxn) as revenue_mxn,
+        sum(revenue_cop) as revenue_cop
+    from conversions
+    where session_key is not null
+    group by session_key
+),
+
+final as (
+    select
+        sessions.*,
+        coalesce(session_conversions.conversion_count, 0) as conversion_count,
+        coalesce(session_conversions.purchase_count, 0) as purchase_count,
+        coalesce(session_conversions.conversion_count, 0) > 0 as has_conversion,
+        coalesce(session_conversions.revenue_usd, 0) as revenue_usd,
+        coalesce(session_conversions.revenue_mxn, 0) as revenue_mxn,
+        coalesce(session_conversions.revenue_cop, 0) as revenue_cop
+    from sessions
+    left join session_conversions
+        on sessions.session_key = session_conversions.session_key
+)
+
+select * from final

@@ -1,0 +1,165 @@
+{{
+    config(
+        materialized='table',
+        cluster_by=['unified_user_id', 'country', 'device_category', 'lifecycle_stage'],
+    )
+}}
+
+{#- Rebuilt from the sessions and conversions marts on every run (never from the export):
+    a user's lifetime figures need all their history, and stitching can merge two devices
+    into one user, which only a rebuild gets right. -#}
+
+with
+
+sessions as (
+    select * from {{ ref('sessions') }}
+),
+
+conversions as (
+    select * from {{ ref('conversions') }}
+),
+
+-- the date the segments are computed as of: the newest session in the warehouse (so a
+-- rebuild of old data gives the same answer whatever the day)
+as_of as (
+    select max(session_start_date) as as_of_date
+    from sessions
+),
+
+-- lifetime session figures; first and last touch (the export's traffic_source is the
+-- user's first touch, pitfall 6; last touch is the latest session's source)
+user_sessions as (
+    select
+        unified_user_id,
+        min(session_start_at) as first_seen_at,
+        max(session_end_at) as last_seen_at,
+        min(session_start_date) as first_seen_date,
+        max(session_start_date) as last_seen_date,
+        count(*) as lifetime_sessions,
+        sum(case when is_engaged_session then 1 else 0 end) as lifetime_engaged_sessions,
+        sum(engagement_time_msec) as lifetime_engagement_time_msec,
+        sum(page_view_count) as lifetime_page_views,
+        count(distinct user_pseudo_id) as device_count,
+        max(user_id) as user_id,
+        {{ dbt.bool_or('is_active_user') }} as is_active_user,
+        {{ truffle_first_non_null('first_touch_source', 'session_start_at') }} as export_first_touch_source,
+        {{ truffle_first_non_null('first_touch_medium', 'session_start_at') }} as export_first_touch_medium,
+        {{ truffle_first_non_null('first_touch_campaign', 'session_start_at') }} as export_first_touch_campaign,
+        {{ truffle_first_non_null('session_source', 'session_start_at') }} as first_session_source,
+        {{ truffle_first_non_null('session_medium', 'session_start_at') }} as first_session_medium,
+        {{ truffle_first_non_null('session_campaign', 'session_start_at') }} as first_session_campaign,
+        {{ truffle_last_non_null('session_source', 'session_start_at') }} as last_touch_source,
+        {{ truffle_last_non_null('session_medium', 'session_start_at') }} as last_touch_medium,
+        {{ truffle_last_non_null('session_campaign', 'session_start_at') }} as last_touch_campaign,
+        {{ truffle_last_non_null('session_default_channel_group', 'session_start_at') }} as last_touch_channel_group,
+        {{ truffle_last_non_null('country', 'session_start_at') }} as country,
+        {{ truffle_last_non_null('device_category', 'session_start_at') }} as device_category,
+        {{ truffle_last_non_null('platform', 'session_start_at') }} as platform,
+        {{ truffle_last_non_null('ads_consent_status', 'session_start_at') }} as ads_consent_status
+    from sessions
+    group by unified_user_id
+),
+
+-- lifetime conversions and revenue per reporting currency
+user_conversions as (
+    select
+        unified_user_id,
+        count(*) as lifetime_conversions,
+        sum(case when conversion_type = 'purchase' then 1 else 0 end) as lifetime_purchases,
+        sum(revenue_usd) as lifetime_revenue_usd,
+        sum(revenue_mxn) as lifetime_revenue_mxn,
+        sum(revenue_cop) as lifetime_revenue_cop,
+        max(converted_at) as last_converted_at
+    from conversions
+    where unified_user_id is not null
+    group by unified_user_id
+),
+
+joined as (
+    select
+        user_sessions.*,
+        as_of.as_of_date,
+        coalesce(user_conversions.lifetime_conversions, 0) as lifetime_conversions,
+        coalesce(user_conversions.lifetime_purchases, 0) as lifetime_purchases,
+        coalesce(user_conversions.lifetime_revenue_usd, 0) as lifetime_revenue_usd,
+        coalesce(user_conversions.lifetime_revenue_mxn, 0) as lifetime_revenue_mxn,
+        coalesce(user_conversions.lifetime_revenue_cop, 0) as lifetime_revenue_cop,
+        user_conversions.last_converted_at,
+        {{ dbt.datediff('user_sessions.last_seen_date', 'as_of.as_of_date', 'day') }} as days_since_last_seen,
+        {{ dbt.datediff('user_sessions.first_seen_date', 'as_of.as_of_date', 'day') }} as days_since_first_seen
+    from user_sessions
+    cross join as_of
+    left join user_conversions
+        on user_sessions.unified_user_id = user_conversions.unified_user_id
+),
+
+-- segments, documented in _marts__models.yml:
+--   lifecycle: new (first seen ≤ 7 days ago), active (seen ≤ 30 days ago),
+--              lapsing (31-90 days), dormant (> 90 days)
+--   value: none (no revenue), low (< 100 USD), medium (< 500 USD), high (≥ 500 USD)
+--   engagement: passive (no engaged session), engaged (1-2), highly_engaged (≥ 3)
+segmented as (
+    select
+        *,
+        case
+            when days_since_first_seen <= 7 then 'new'
+            when days_since_last_seen <= 30 then 'active'
+            when days_since_last_seen <= 90 then 'lapsing'
+            else 'dormant'
+        end as lifecycle_stage,
+        case
+            when lifetime_revenue_usd <= 0 then 'none'
+            when lifetime_revenue_usd < 100 then 'low'
+            when lifetime_revenue_usd < 500 then 'medium'
+            else 'high'
+        end as value_segment,
+        case
+            when lifetime_engaged_sessions = 0 then 'passive'
+            when lifetime_engaged_sessions <= 2 then 'engaged'
+            else 'highly_engaged'
+        end as engagement_segment
+    from joined
+),
+
+final as (
+    select
+        unified_user_id,
+        user_id,
+        user_id is not null as is_logged_in_user,
+        device_count,
+        first_seen_at,
+        last_seen_at,
+        first_seen_date,
+        last_seen_date,
+        as_of_date,
+        days_since_first_seen,
+        days_since_last_seen,
+        coalesce(export_first_touch_source, first_session_source) as first_touch_source,
+        coalesce(export_first_touch_medium, first_session_medium) as first_touch_medium,
+        coalesce(export_first_touch_campaign, first_session_campaign) as first_touch_campaign,
+        last_touch_source,
+        last_touch_medium,
+        last_touch_campaign,
+        last_touch_channel_group,
+        country,
+        device_category,
+        platform,
+        ads_consent_status,
+        is_active_user,
+        lifetime_sessions,
+        lifetime_engaged_sessions,
+        lifetime_engagement_time_msec,
+        lifetime_page_views,
+        lifetime_conversions,
+        lifetime_purchases,
+        lifetime_revenue_usd,
+        lifetime_revenue_mxn,
+        lifetime_revenue_cop,
+        last_converted_at,
+        lifecycle_stage,
+        value_segment,
+        engagement_segment
+    from segmented
+)
+
+select * from final

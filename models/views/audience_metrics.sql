@@ -1,0 +1,77 @@
+with
+
+members as (
+    select * from {{ ref('int_audience_members_evaluated') }}
+),
+
+sessions as (
+    select * from {{ ref('sessions') }}
+),
+
+audiences as (
+    select distinct
+        audience_id,
+        audience_name
+    from {{ ref('audiences') }}
+),
+
+-- current membership size of each audience (rules apply to today's user attributes)
+audience_sizes as (
+    select
+        audience_id,
+        count(*) as members
+    from members
+    group by audience_id
+),
+
+-- the members' activity per day
+member_activity as (
+    select
+        members.audience_id,
+        sessions.session_start_date as activity_date,
+        count(distinct sessions.unified_user_id) as active_members,
+        count(*) as sessions,
+        sum(case when sessions.is_engaged_session then 1 else 0 end) as engaged_sessions,
+        sum(sessions.conversion_count) as conversions,
+        sum(sessions.revenue_usd) as revenue_usd,
+        sum(sessions.revenue_mxn) as revenue_mxn,
+        sum(sessions.revenue_cop) as revenue_cop,
+        sum(sessions.engagement_time_msec) as engagement_time_msec
+    from members
+    inner join sessions
+        on members.unified_user_id = sessions.unified_user_id
+    group by members.audience_id, sessions.session_start_date
+),
+
+-- engagement score (0-100): half the engaged-session rate, half the average engagement
+-- time per session against a 5-minute ceiling
+final as (
+    select
+        {{ truffle_hash_key(['member_activity.audience_id', 'member_activity.activity_date']) }} as audience_day_key,
+        member_activity.audience_id,
+        audiences.audience_name,
+        member_activity.activity_date,
+        audience_sizes.members,
+        member_activity.active_members,
+        member_activity.sessions,
+        member_activity.engaged_sessions,
+        member_activity.conversions,
+        member_activity.revenue_usd,
+        member_activity.revenue_mxn,
+        member_activity.revenue_cop,
+        round(
+            50 * member_activity.engaged_sessions / cast(member_activity.sessions as {{ truffle_type('float') }})
+            + 50 * least(
+                member_activity.engagement_time_msec / cast(member_activity.sessions as {{ truffle_type('float') }}) / 300000.0,
+                1.0
+            ),
+            1
+        ) as engagement_score
+    from member_activity
+    inner join audiences
+        on member_activity.audience_id = audiences.audience_id
+    inner join audience_sizes
+        on member_activity.audience_id = audience_sizes.audience_id
+)
+
+select * from final
