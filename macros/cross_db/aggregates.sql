@@ -37,3 +37,18 @@
 {% macro bigquery__truffle_msec_between(start_at, end_at) -%}
     timestamp_diff({{ end_at }}, {{ start_at }}, millisecond)
 {%- endmacro %}
+
+
+{#- How many rows of the group meet a condition, as a 64-bit integer (DuckDB's countif
+    returns HUGEINT, which no contract type matches on BigQuery). -#}
+{% macro truffle_countif(condition) -%}
+    {{ return(adapter.dispatch('truffle_countif', 'random_truffle')(condition)) }}
+{%- endmacro %}
+
+{% macro default__truffle_countif(condition) -%}
+    count(*) filter (where {{ condition }})
+{%- endmacro %}
+
+{% macro bigquery__truffle_countif(condition) -%}
+    countif({{ condition }})
+{%- endmacro %}

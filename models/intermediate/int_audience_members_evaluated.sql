@@ -65,7 +65,7 @@ rule_tallies as (
         audience_id,
         audience_name,
         unified_user_id,
-        sum(case when coalesce(is_rule_met, false) then 1 else 0 end) as rules_met
+        {{ truffle_countif('coalesce(is_rule_met, false)') }} as rules_met
     from rule_results
     group by audience_id, audience_name, unified_user_id
 ),

@@ -36,8 +36,7 @@ event_traffic as (
             param_medium,
             case when coalesce(collected_gclid, param_gclid) is not null then 'cpc' end
         ) as event_medium,
-        coalesce(collected_campaign, param_campaign) as event_campaign,
-        case when event_name in ('page_view', 'screen_view') then 1 else 0 end as is_page_view
+        coalesce(collected_campaign, param_campaign) as event_campaign
     from session_events
 ),
 
@@ -56,8 +55,8 @@ aggregated as (
         max(event_date) as session_end_date,
         max(ga_session_number) as ga_session_number,
         count(*) as event_count,
-        sum(is_page_view) as page_view_count,
-        coalesce(sum(engagement_time_msec), 0) as engagement_time_msec,
+        {{ truffle_countif("event_name in ('page_view', 'screen_view')") }} as page_view_count,
+        cast(coalesce(sum(engagement_time_msec), 0) as {{ truffle_type('int') }}) as engagement_time_msec,
         -- engaged if any event says so; '1' on web, 1 on apps (pitfall 5)
         coalesce({{ dbt.bool_or('is_session_engaged_event') }}, false) as is_engaged_session,
         {{ dbt.bool_or("event_name = 'first_visit'") }} as has_first_visit,

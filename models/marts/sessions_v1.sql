@@ -27,7 +27,7 @@ session_conversions as (
     select
         session_key,
         count(*) as conversion_count,
-        sum(case when conversion_type = 'purchase' then 1 else 0 end) as purchase_count,
+        {{ truffle_countif("conversion_type = 'purchase'") }} as purchase_count,
         sum(revenue_usd) as revenue_usd,
         sum(revenue_mxn) as revenue_mxn,
         sum(revenue_cop) as revenue_cop

@@ -31,12 +31,12 @@ member_activity as (
         sessions.session_start_date as activity_date,
         count(distinct sessions.unified_user_id) as active_members,
         count(*) as sessions,
-        sum(case when sessions.is_engaged_session then 1 else 0 end) as engaged_sessions,
-        sum(sessions.conversion_count) as conversions,
+        {{ truffle_countif('sessions.is_engaged_session') }} as engaged_sessions,
+        cast(sum(sessions.conversion_count) as {{ truffle_type('int') }}) as conversions,
         sum(sessions.revenue_usd) as revenue_usd,
         sum(sessions.revenue_mxn) as revenue_mxn,
         sum(sessions.revenue_cop) as revenue_cop,
-        sum(sessions.engagement_time_msec) as engagement_time_msec
+        cast(sum(sessions.engagement_time_msec) as {{ truffle_type('int') }}) as engagement_time_msec
     from members
     inner join sessions
         on members.unified_user_id = sessions.unified_user_id

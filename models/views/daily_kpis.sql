@@ -19,7 +19,7 @@ daily_events as (
     select
         event_date as kpi_date,
         count(*) as events,
-        sum(case when is_consent_denied then 1 else 0 end) as consent_denied_events
+        {{ truffle_countif('is_consent_denied') }} as consent_denied_events
     from events
     group by event_date
 ),
@@ -32,8 +32,8 @@ daily_sessions as (
         count(distinct case when is_first_session then unified_user_id end) as new_users,
         count(distinct case when is_active_user then unified_user_id end) as active_users,
         count(*) as sessions,
-        sum(case when is_engaged_session then 1 else 0 end) as engaged_sessions,
-        sum(case when has_conversion then 1 else 0 end) as converting_sessions
+        {{ truffle_countif('is_engaged_session') }} as engaged_sessions,
+        {{ truffle_countif('has_conversion') }} as converting_sessions
     from sessions
     group by session_start_date
 ),
@@ -43,11 +43,11 @@ daily_conversions as (
     select
         conversion_date as kpi_date,
         count(*) as conversions,
-        sum(case when conversion_type = 'purchase' then 1 else 0 end) as purchases,
+        {{ truffle_countif("conversion_type = 'purchase'") }} as purchases,
         sum(revenue_usd) as revenue_usd,
         sum(revenue_mxn) as revenue_mxn,
         sum(revenue_cop) as revenue_cop,
-        sum(case when not is_currency_known then 1 else 0 end) as conversions_with_unknown_currency
+        {{ truffle_countif('not is_currency_known') }} as conversions_with_unknown_currency
     from conversions
     group by conversion_date
 ),
