@@ -3,10 +3,12 @@
     id too. Runs as a post-hook of every model that stores unified_user_id, inside the model's
     transaction; a no-op on a full refresh (every row was stitched as it was built). -#}
 {% macro ga4_restitch_devices() -%}
+    {#- referenced outside the condition so dbt records the dependency when it parses -#}
+    {%- set stitched_devices = ref('int_devices_stitched') -%}
     {%- if execute and ga4_is_incremental() and not var('ga4_render_incremental', false) -%}
     update {{ this }} as target
     set unified_user_id = stitched.user_id
-    from {{ ref('int_devices_stitched') }} as stitched
+    from {{ stitched_devices }} as stitched
     where
         target.user_pseudo_id = stitched.user_pseudo_id
         and target.user_id is null

@@ -1,0 +1,8 @@
+{#- Pitfall 8: events without analytics consent stay in events but belong to no session. -#}
+
+select event_key
+from {{ ref('events') }}
+where
+    event_date >= cast('1900-01-01' as date)
+    and is_consent_denied
+    and session_key is not null

@@ -1,0 +1,29 @@
+{#- Revenue is counted once per conversion: the sessions mart's revenue must equal the
+    conversions that belong to a session, per reporting currency. -#}
+
+with
+
+from_sessions as (
+    select
+        coalesce(sum(revenue_usd), 0) as revenue_usd,
+        coalesce(sum(revenue_mxn), 0) as revenue_mxn,
+        coalesce(sum(revenue_cop), 0) as revenue_cop
+    from {{ ref('sessions') }}
+),
+
+from_conversions as (
+    select
+        coalesce(sum(revenue_usd), 0) as revenue_usd,
+        coalesce(sum(revenue_mxn), 0) as revenue_mxn,
+        coalesce(sum(revenue_cop), 0) as revenue_cop
+    from {{ ref('conversions') }}
+    where session_key is not null
+)
+
+select *
+from from_sessions
+cross join from_conversions
+where
+    abs(from_sessions.revenue_usd - from_conversions.revenue_usd) > 0.005
+    or abs(from_sessions.revenue_mxn - from_conversions.revenue_mxn) > 0.005
+    or abs(from_sessions.revenue_cop - from_conversions.revenue_cop) > 0.005
