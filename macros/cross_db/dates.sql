@@ -45,3 +45,17 @@
 {% macro bigquery__truffle_unix_seconds(expression) -%}
     unix_seconds({{ expression }})
 {%- endmacro %}
+
+
+{#- Whole days from one date to a later one. -#}
+{% macro truffle_days_between(start_date, end_date) -%}
+    {{ return(adapter.dispatch('truffle_days_between', 'random_truffle')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__truffle_days_between(start_date, end_date) -%}
+    date_diff('day', {{ start_date }}, {{ end_date }})
+{%- endmacro %}
+
+{% macro bigquery__truffle_days_between(start_date, end_date) -%}
+    date_diff({{ end_date }}, {{ start_date }}, day)
+{%- endmacro %}

@@ -13,14 +13,14 @@ audience_rules as (
 -- one row per user and attribute, the value as text, so a rule is a join, not SQL to edit
 user_attribute_values as (
     {%- for attribute, kind in audience_attributes().items() %}
-    select
-        unified_user_id,
-        '{{ attribute }}' as attribute,
-        lower(cast({{ attribute }} as {{ truffle_type('string') }})) as attribute_value
-    from users
-    {%- if not loop.last %}
-    union all
-    {%- endif -%}
+        select
+            unified_user_id,
+            '{{ attribute }}' as attribute,
+            lower(cast({{ attribute }} as {{ truffle_type('string') }})) as attribute_value
+        from users
+        {%- if not loop.last %}
+            union all
+        {%- endif -%}
     {% endfor %}
 ),
 
@@ -33,16 +33,20 @@ rule_results as (
         case audience_rules.operator
             when '=' then user_attribute_values.attribute_value = lower(audience_rules.value)
             when '!=' then user_attribute_values.attribute_value != lower(audience_rules.value)
-            when 'in' then strpos(
-                concat('|', lower(audience_rules.value), '|'),
-                concat('|', user_attribute_values.attribute_value, '|')
-            ) > 0
-            when '>=' then {{ truffle_safe_cast('user_attribute_values.attribute_value', 'float') }}
-                >= {{ truffle_safe_cast('audience_rules.value', 'float') }}
-            when '>' then {{ truffle_safe_cast('user_attribute_values.attribute_value', 'float') }}
-                > {{ truffle_safe_cast('audience_rules.value', 'float') }}
-            when '<=' then {{ truffle_safe_cast('user_attribute_values.attribute_value', 'float') }}
-                <= {{ truffle_safe_cast('audience_rules.value', 'float') }}
+            when 'in'
+                then strpos(
+                        concat('|', lower(audience_rules.value), '|'),
+                        concat('|', user_attribute_values.attribute_value, '|')
+                    ) > 0
+            when '>='
+                then {{ truffle_safe_cast('user_attribute_values.attribute_value', 'float') }}
+                    >= {{ truffle_safe_cast('audience_rules.value', 'float') }}
+            when '>'
+                then {{ truffle_safe_cast('user_attribute_values.attribute_value', 'float') }}
+                    > {{ truffle_safe_cast('audience_rules.value', 'float') }}
+            when '<='
+                then {{ truffle_safe_cast('user_attribute_values.attribute_value', 'float') }}
+                    <= {{ truffle_safe_cast('audience_rules.value', 'float') }}
             when '<' then {{ truffle_safe_cast('user_attribute_values.attribute_value', 'float') }}
                 < {{ truffle_safe_cast('audience_rules.value', 'float') }}
         end as is_rule_met

@@ -11,7 +11,7 @@ rates as (
     {% if var('currency_rates_relation', none) -%}
     from {{ var('currency_rates_relation') }}
     {%- else -%}
-    from {{ ref('currency_rates') }}
+        from {{ ref('currency_rates') }}
     {%- endif %}
 ),
 

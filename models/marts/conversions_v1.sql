@@ -52,9 +52,9 @@ ranked as (
         case
             when transaction_id is null then 1
             else row_number() over (
-                partition by conversion_type, transaction_id
-                order by event_timestamp_micros, event_key
-            )
+                    partition by conversion_type, transaction_id
+                    order by event_timestamp_micros, event_key
+                )
         end as transaction_rank
     from conversion_events
 ),
@@ -66,25 +66,25 @@ first_sends as (
 
 {% if ga4_is_incremental() -%}
 -- a transaction already counted before the window stays counted there
-earlier_transactions as (
-    select distinct
-        conversion_type,
-        transaction_id
-    from {{ this }}
-    where
-        transaction_id is not null
-        and conversion_date < {{ date_literal(ga4_window().start) }}
-),
+    earlier_transactions as (
+        select distinct
+            conversion_type,
+            transaction_id
+        from {{ this }}
+        where
+            transaction_id is not null
+            and conversion_date < {{ date_literal(ga4_window().start) }}
+    ),
 
-deduplicated as (
-    select first_sends.*
-    from first_sends
-    left join earlier_transactions
-        on
-            first_sends.conversion_type = earlier_transactions.conversion_type
-            and first_sends.transaction_id = earlier_transactions.transaction_id
-    where earlier_transactions.transaction_id is null
-),
+    deduplicated as (
+        select first_sends.*
+        from first_sends
+        left join earlier_transactions
+            on
+                first_sends.conversion_type = earlier_transactions.conversion_type
+                and first_sends.transaction_id = earlier_transactions.transaction_id
+        where earlier_transactions.transaction_id is null
+    ),
 {%- else -%}
 deduplicated as (
     select * from first_sends

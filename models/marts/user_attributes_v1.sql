@@ -85,8 +85,8 @@ joined as (
         coalesce(user_conversions.lifetime_revenue_mxn, 0) as lifetime_revenue_mxn,
         coalesce(user_conversions.lifetime_revenue_cop, 0) as lifetime_revenue_cop,
         user_conversions.last_converted_at,
-        {{ dbt.datediff('user_sessions.last_seen_date', 'as_of.as_of_date', 'day') }} as days_since_last_seen,
-        {{ dbt.datediff('user_sessions.first_seen_date', 'as_of.as_of_date', 'day') }} as days_since_first_seen
+        {{ truffle_days_between('user_sessions.last_seen_date', 'as_of.as_of_date') }} as days_since_last_seen,
+        {{ truffle_days_between('user_sessions.first_seen_date', 'as_of.as_of_date') }} as days_since_first_seen
     from user_sessions
     cross join as_of
     left join user_conversions

@@ -62,7 +62,9 @@ final as (
         round(
             50 * member_activity.engaged_sessions / cast(member_activity.sessions as {{ truffle_type('float') }})
             + 50 * least(
-                member_activity.engagement_time_msec / cast(member_activity.sessions as {{ truffle_type('float') }}) / 300000.0,
+                member_activity.engagement_time_msec
+                / cast(member_activity.sessions as {{ truffle_type('float') }})
+                / 300000.0,
                 1.0
             ),
             1

@@ -17,48 +17,78 @@ kpis as (
     from {{ ref('daily_kpis') }}
 ),
 
-marts as (
+session_totals as (
     select
-        (select count(*) from {{ ref('sessions') }}) as sessions,
-        (select {{ truffle_countif('is_engaged_session') }} from {{ ref('sessions') }}) as engaged_sessions,
-        (
-            select count(*) from {{ ref('events') }}
-            where event_date >= cast('1900-01-01' as date)
-        ) as events,
-        (
-            select {{ truffle_countif('is_consent_denied') }} from {{ ref('events') }}
-            where event_date >= cast('1900-01-01' as date)
-        ) as consent_denied_events,
-        (select count(*) from {{ ref('conversions') }}) as conversions,
-        (select coalesce(sum(revenue_usd), 0) from {{ ref('conversions') }}) as revenue_usd,
-        (select coalesce(sum(revenue_mxn), 0) from {{ ref('conversions') }}) as revenue_mxn,
-        (select coalesce(sum(revenue_cop), 0) from {{ ref('conversions') }}) as revenue_cop
+        count(*) as sessions,
+        {{ truffle_countif('is_engaged_session') }} as engaged_sessions
+    from {{ ref('sessions') }}
+),
+
+event_totals as (
+    select
+        count(*) as events,
+        {{ truffle_countif('is_consent_denied') }} as consent_denied_events
+    from {{ ref('events') }}
+    where event_date >= cast('1900-01-01' as date)
+),
+
+conversion_totals as (
+    select
+        count(*) as conversions,
+        coalesce(sum(revenue_usd), 0) as revenue_usd,
+        coalesce(sum(revenue_mxn), 0) as revenue_mxn,
+        coalesce(sum(revenue_cop), 0) as revenue_cop
+    from {{ ref('conversions') }}
 ),
 
 comparison as (
-    select 'sessions' as figure, kpis.sessions as kpi_value, marts.sessions as mart_value
-    from kpis cross join marts
+    select
+        'sessions' as figure,
+        kpis.sessions as kpi_value,
+        session_totals.sessions as mart_value
+    from kpis cross join session_totals
     union all
-    select 'engaged_sessions', kpis.engaged_sessions, marts.engaged_sessions
-    from kpis cross join marts
+    select
+        'engaged_sessions' as figure,
+        kpis.engaged_sessions as kpi_value,
+        session_totals.engaged_sessions as mart_value
+    from kpis cross join session_totals
     union all
-    select 'events', kpis.events, marts.events
-    from kpis cross join marts
+    select
+        'events' as figure,
+        kpis.events as kpi_value,
+        event_totals.events as mart_value
+    from kpis cross join event_totals
     union all
-    select 'consent_denied_events', kpis.consent_denied_events, marts.consent_denied_events
-    from kpis cross join marts
+    select
+        'consent_denied_events' as figure,
+        kpis.consent_denied_events as kpi_value,
+        event_totals.consent_denied_events as mart_value
+    from kpis cross join event_totals
     union all
-    select 'conversions', kpis.conversions, marts.conversions
-    from kpis cross join marts
+    select
+        'conversions' as figure,
+        kpis.conversions as kpi_value,
+        conversion_totals.conversions as mart_value
+    from kpis cross join conversion_totals
     union all
-    select 'revenue_usd', kpis.revenue_usd, marts.revenue_usd
-    from kpis cross join marts
+    select
+        'revenue_usd' as figure,
+        kpis.revenue_usd as kpi_value,
+        conversion_totals.revenue_usd as mart_value
+    from kpis cross join conversion_totals
     union all
-    select 'revenue_mxn', kpis.revenue_mxn, marts.revenue_mxn
-    from kpis cross join marts
+    select
+        'revenue_mxn' as figure,
+        kpis.revenue_mxn as kpi_value,
+        conversion_totals.revenue_mxn as mart_value
+    from kpis cross join conversion_totals
     union all
-    select 'revenue_cop', kpis.revenue_cop, marts.revenue_cop
-    from kpis cross join marts
+    select
+        'revenue_cop' as figure,
+        kpis.revenue_cop as kpi_value,
+        conversion_totals.revenue_cop as mart_value
+    from kpis cross join conversion_totals
 )
 
 select * from comparison

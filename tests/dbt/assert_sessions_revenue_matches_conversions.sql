@@ -20,7 +20,11 @@ from_conversions as (
     where session_key is not null
 )
 
-select *
+select
+    from_sessions.*,
+    from_conversions.revenue_usd as conversions_revenue_usd,
+    from_conversions.revenue_mxn as conversions_revenue_mxn,
+    from_conversions.revenue_cop as conversions_revenue_cop
 from from_sessions
 cross join from_conversions
 where
