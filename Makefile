@@ -1,0 +1,37 @@
+# Two commands: `make demo` (set up, then run the main job on DuckDB) and `make test`
+# (set up, then every check: Python lint, SQL lint, dbt build on real GA4 data, pytest).
+# Everything installs into .venv from the pinned versions in pyproject.toml.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test setup lint sqllint pytest clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+demo: setup
+	$(BIN)/truffle demo
+
+lint: setup
+	$(BIN)/ruff check orchestrate tests
+	$(BIN)/ruff format --check orchestrate tests
+
+sqllint: setup
+	TRUFFLE_DUCKDB_PATH=target/lint.duckdb $(BIN)/sqlfluff lint models analyses tests/dbt
+
+pytest: setup
+	$(BIN)/pytest
+
+test: lint sqllint pytest
+
+clean:
+	rm -rf target logs warehouse data .pytest_cache

@@ -1,0 +1,199 @@
+"""The one wrapper around dbt's programmatic API (dbtRunner).
+
+It runs a dbt command for the project, then reads `run_results.json` (dbt's documented
+artifact, rather than the in-memory result object) into a list of node results, and turns
+the two kinds of failure into something a person can act on:
+
+* dbt could not run at all (bad profile, unknown target, missing export): `DbtUsageError`,
+  one line, exit code 2;
+* nodes ended in error or failed tests: `DbtRun.failures`, a readable list, exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrate.settings import Settings
+
+FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
+class DbtUsageError(Exception):
+    """dbt could not run: the configuration, profile or arguments are wrong (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node of a dbt invocation, as run_results.json reports it."""
+
+    unique_id: str
+    status: str
+    message: str | None
+    execution_time: float
+    rows_affected: int | None
+    failures: int | None
+
+    @property
+    def resource_type(self) -> str:
+        return self.unique_id.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return (
+            self.unique_id.rsplit(".", 1)[-1]
+            if self.resource_type != "test"
+            else (self.unique_id.split(".")[2])
+        )
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATUSES
+
+
+@dataclass
+class DbtRun:
+    """The outcome of one dbt invocation."""
+
+    command: list[str]
+    success: bool
+    target_path: Path
+    results: list[NodeResult] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+
+    @property
+    def failures(self) -> list[NodeResult]:
+        return [result for result in self.results if result.failed]
+
+    @property
+    def warnings(self) -> list[NodeResult]:
+        return [result for result in self.results if result.status == "warn"]
+
+    def failure_report(self) -> str:
+        """A readable list of the failing nodes and dbt's message for each."""
+        lines = [f"{len(self.failures)} dbt node(s) failed:"]
+        for result in self.failures:
+            message = " ".join((result.message or "").split())
+            lines.append(f"  - {result.resource_type} {result.name} [{result.status}]: {message}")
+        return "\n".join(lines)
+
+
+def read_run_results(target_path: Path) -> tuple[list[NodeResult], float]:
+    """Node results and elapsed time from `run_results.json` under a target path."""
+    path = target_path / "run_results.json"
+    if not path.is_file():
+        return [], 0.0
+    document = json.loads(path.read_text())
+    results = [
+        NodeResult(
+            unique_id=item["unique_id"],
+            status=str(item.get("status")),
+            message=item.get("message"),
+            execution_time=float(item.get("execution_time") or 0.0),
+            rows_affected=(item.get("adapter_response") or {}).get("rows_affected"),
+            failures=item.get("failures"),
+        )
+        for item in document.get("results", [])
+    ]
+    return results, float(document.get("elapsed_time") or 0.0)
+
+
+def _release_duckdb() -> None:
+    """Close dbt-duckdb's process-wide database handle after an invocation.
+
+    dbt-duckdb caches one DuckDB instance per process and keeps the warehouse file open after
+    `invoke` returns; DuckDB then refuses another connection to that file with a different
+    configuration (a read-only reader, say), so the KPI summary or a test could not read what
+    dbt just built. Its own close_all_connections() only forgets the handle; close it too.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # dbt-duckdb not installed: nothing to release
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if environment is not None:
+        try:
+            environment.close()
+        except Exception:  # closing a handle dbt already closed is harmless
+            pass
+
+
+def _first_line(exception: BaseException) -> str:
+    text = " ".join(str(exception).split())
+    return text or type(exception).__name__
+
+
+def run_dbt(
+    args: Sequence[str],
+    settings: Settings,
+    *,
+    target_path: Path | None = None,
+    extra_vars: dict[str, object] | None = None,
+) -> DbtRun:
+    """Run `dbt <args>` on the project with the settings' profile, target and variables.
+
+    Raises DbtUsageError when dbt could not run; returns a DbtRun (check `.success` and
+    `.failures`) when it ran.
+    """
+    from dbt.cli.main import dbtRunner  # imported lazily: dbt is slow to import
+
+    if not (settings.project_dir / "dbt_project.yml").is_file():
+        raise DbtUsageError(
+            f"No dbt_project.yml in {settings.project_dir}: pass --project-dir or run from the "
+            "project folder."
+        )
+    if not (settings.profiles_dir / "profiles.yml").is_file():
+        raise DbtUsageError(
+            f"No profiles.yml in {settings.profiles_dir}: pass --profiles-dir (see "
+            "profiles.example.yml)."
+        )
+    target_path = (target_path or settings.project_dir / "target").resolve()
+    variables = settings.dbt_vars()
+    variables.update(extra_vars or {})
+    command = [
+        *args,
+        "--project-dir",
+        str(settings.project_dir),
+        "--profiles-dir",
+        str(settings.profiles_dir),
+        "--target",
+        settings.target_name,
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(target_path / "logs"),
+        "--vars",
+        json.dumps(variables),
+    ]
+    if settings.target_name == "duckdb":
+        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        os.environ["TRUFFLE_DUCKDB_PATH"] = str(settings.warehouse_path)
+    run_results = target_path / "run_results.json"
+    if run_results.exists():
+        run_results.unlink()
+
+    try:
+        result = dbtRunner().invoke(command)
+    finally:
+        _release_duckdb()
+    if result.exception is not None:
+        raise DbtUsageError(_first_line(result.exception))
+    results, elapsed = read_run_results(target_path)
+    if not result.success and not any(node.failed for node in results):
+        # dbt stopped before running nodes (compilation or profile error) without raising.
+        raise DbtUsageError(
+            "dbt failed before running any node; see the messages above (or "
+            f"{target_path / 'logs' / 'dbt.log'})."
+        )
+    return DbtRun(
+        command=list(command),
+        success=bool(result.success),
+        target_path=target_path,
+        results=results,
+        elapsed_seconds=elapsed,
+    )
