@@ -1,4 +1,4 @@
-"""Output helpers shared by the commands: one-line errors, and a CLI error type with an exit code."""
+"""Output helpers for the commands: one-line errors and a CLI error type with an exit code."""
 
 from __future__ import annotations
 

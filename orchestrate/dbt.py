@@ -11,6 +11,7 @@ the two kinds of failure into something a person can act on:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Sequence
@@ -117,10 +118,9 @@ def _release_duckdb() -> None:
         environment = DuckDBConnectionManager._ENV
         DuckDBConnectionManager._ENV = None
     if environment is not None:
-        try:
+        # closing a handle dbt already closed is harmless
+        with contextlib.suppress(Exception):
             environment.close()
-        except Exception:  # closing a handle dbt already closed is harmless
-            pass
 
 
 def _first_line(exception: BaseException) -> str:
