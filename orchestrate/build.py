@@ -7,8 +7,23 @@ from collections import Counter
 from rich.table import Table
 
 from orchestrate.console import console
-from orchestrate.dbt import DbtRun, run_dbt
+from orchestrate.dbt import DbtRun, DbtUsageError, run_dbt
 from orchestrate.settings import Settings
+
+EXPORT_PATTERNS = ("events_*.parquet", "events_*.json", "events_*.ndjson", "events_*.jsonl")
+
+
+def require_export(settings: Settings) -> None:
+    """On DuckDB the export is a folder of files: say so plainly when it is missing or empty."""
+    if settings.target_name != "duckdb":
+        return
+    folder = settings.export_path
+    if not any(next(folder.glob(pattern), None) for pattern in EXPORT_PATTERNS):
+        raise DbtUsageError(
+            f"No GA4 export files (events_YYYYMMDD.parquet / .json / .ndjson) found in '{folder}'. "
+            "Point the variable ga4_export_path at your export folder (--vars "
+            "'{ga4_export_path: ...}'), or run `truffle demo-data` to generate one."
+        )
 
 
 def build(
@@ -19,6 +34,7 @@ def build(
     extra_vars: dict[str, object] | None = None,
 ) -> DbtRun:
     """Run `dbt build` (seeds, models, data and unit tests) on the selection."""
+    require_export(settings)
     args = ["build"]
     if select:
         args += ["--select", *select]

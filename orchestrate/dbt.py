@@ -170,17 +170,23 @@ def run_dbt(
         "--vars",
         json.dumps(variables),
     ]
-    if settings.target_name == "duckdb":
-        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-        os.environ["TRUFFLE_DUCKDB_PATH"] = str(settings.warehouse_path)
     run_results = target_path / "run_results.json"
     if run_results.exists():
         run_results.unlink()
 
+    # The profile reads the warehouse file from TRUFFLE_DUCKDB_PATH: set it for this call only.
+    previous = os.environ.get("TRUFFLE_DUCKDB_PATH")
+    if settings.target_name == "duckdb":
+        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["TRUFFLE_DUCKDB_PATH"] = str(settings.warehouse_path)
     try:
         result = dbtRunner().invoke(command)
     finally:
         _release_duckdb()
+        if previous is None:
+            os.environ.pop("TRUFFLE_DUCKDB_PATH", None)
+        else:
+            os.environ["TRUFFLE_DUCKDB_PATH"] = previous
     if result.exception is not None:
         raise DbtUsageError(_first_line(result.exception))
     results, elapsed = read_run_results(target_path)

@@ -29,9 +29,15 @@ class Settings:
     profiles_dir: Path | None = None
     target: str | None = None
     vars: dict[str, object] = field(default_factory=dict)
+    duckdb_path: Path | None = None
 
     def __post_init__(self) -> None:
         self.project_dir = Path(self.project_dir).resolve()
+        if self.duckdb_path is None:
+            configured = os.environ.get("TRUFFLE_DUCKDB_PATH") or "warehouse/random_truffle.duckdb"
+            self.duckdb_path = Path(configured)
+        if not self.duckdb_path.is_absolute():
+            self.duckdb_path = (self.project_dir / self.duckdb_path).resolve()
         if self.profiles_dir is None:
             env = os.environ.get("DBT_PROFILES_DIR")
             self.profiles_dir = Path(env) if env else self.project_dir / "profiles"
@@ -50,10 +56,9 @@ class Settings:
 
     @property
     def warehouse_path(self) -> Path:
-        """The DuckDB warehouse file the duckdb target writes."""
-        configured = os.environ.get("TRUFFLE_DUCKDB_PATH", "warehouse/random_truffle.duckdb")
-        path = Path(configured)
-        return path if path.is_absolute() else (self.project_dir / path).resolve()
+        """The DuckDB warehouse file the duckdb target writes ($TRUFFLE_DUCKDB_PATH)."""
+        assert self.duckdb_path is not None
+        return self.duckdb_path
 
     def dbt_vars(self) -> dict[str, object]:
         """Variables passed to dbt: the user's, with the export path made absolute."""

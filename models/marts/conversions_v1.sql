@@ -64,9 +64,9 @@ first_sends as (
     where transaction_rank = 1
 ),
 
-{% if ga4_is_incremental() -%}
--- a transaction already counted before the window stays counted there
-    earlier_transactions as (
+-- a transaction already counted before the window stays counted there (incremental runs)
+earlier_transactions as (
+    {% if ga4_is_incremental() -%}
         select distinct
             conversion_type,
             transaction_id
@@ -74,22 +74,24 @@ first_sends as (
         where
             transaction_id is not null
             and conversion_date < {{ date_literal(ga4_window().start) }}
-    ),
-
-    deduplicated as (
-        select first_sends.*
+    {%- else -%}
+        select
+            conversion_type,
+            transaction_id
         from first_sends
-        left join earlier_transactions
-            on
-                first_sends.conversion_type = earlier_transactions.conversion_type
-                and first_sends.transaction_id = earlier_transactions.transaction_id
-        where earlier_transactions.transaction_id is null
-    ),
-{%- else -%}
-deduplicated as (
-    select * from first_sends
+        where false
+    {%- endif %}
 ),
-{%- endif %}
+
+deduplicated as (
+    select first_sends.*
+    from first_sends
+    left join earlier_transactions
+        on
+            first_sends.conversion_type = earlier_transactions.conversion_type
+            and first_sends.transaction_id = earlier_transactions.transaction_id
+    where earlier_transactions.transaction_id is null
+),
 
 -- the amount is in the currency sent with the event (pitfall 11); event_value_in_usd is not
 -- revenue

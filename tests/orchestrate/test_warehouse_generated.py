@@ -1,0 +1,233 @@
+"""The warehouse built from the project's synthetic export: every pitfall the generator
+plants (duplicates, daily/intraday overlap, resent purchases, consent-denied events, MXN and
+COP, logged-in users with anonymous history, shared ga_session_ids, cross-midnight sessions)
+is checked against the generator's ground truth, which it computes from what it wrote."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from orchestrate.demo_data import GeneratorConfig, generate_export
+from tests.orchestrate.conftest import (
+    GENERATED_CONFIG,
+    GENERATED_TIME_ZONE,
+    REPO,
+    Warehouse,
+    make_warehouse,
+)
+
+
+def test_duplicates_and_intraday_overlap_count_once(
+    generated_warehouse: Warehouse, manifest: dict
+) -> None:
+    assert generated_warehouse.scalar("select count(*) from events") == manifest["unique_events"]
+    per_day = dict(
+        generated_warehouse.query(
+            "select cast(event_date as varchar), count(*) from events group by 1"
+        )
+    )
+    assert per_day == manifest["unique_events_by_date"]
+    # nothing vanishes: every raw row is one event or a counted duplicate of it
+    assert (
+        generated_warehouse.scalar("select sum(raw_row_count) from events") == manifest["raw_rows"]
+    )
+    collapsed = generated_warehouse.scalar("select sum(raw_row_count - 1) from events")
+    assert collapsed == manifest["duplicate_rows_injected"] + manifest["intraday_overlap_rows"]
+
+
+def test_daily_rows_win_over_intraday_rows(generated_warehouse: Warehouse) -> None:
+    # every intraday event also has its daily row here, so none may come from an intraday shard
+    assert generated_warehouse.scalar("select count(*) from events where is_from_intraday") == 0
+
+
+def test_events_fresh_tables_are_never_read(generated_warehouse: Warehouse) -> None:
+    files = generated_warehouse.query("select distinct source_file from events order by 1")
+    assert files and all(not name.startswith("events_fresh_") for (name,) in files)
+
+
+def test_sessions_are_keyed_per_device(generated_warehouse: Warehouse, manifest: dict) -> None:
+    assert manifest["shared_ga_session_ids"] > 0
+    sessions, distinct_ids = generated_warehouse.query(
+        "select count(*), count(distinct ga_session_id) from sessions"
+    )[0]
+    assert sessions == manifest["sessions"]
+    assert distinct_ids < sessions  # ga_session_id alone would merge different devices
+
+
+def test_engagement_in_either_value_slot(generated_warehouse: Warehouse, manifest: dict) -> None:
+    engaged = generated_warehouse.scalar("select count(*) from sessions where is_engaged_session")
+    assert engaged == manifest["engaged_sessions"]
+    engaged_apps = generated_warehouse.scalar(
+        "select count(*) from sessions where is_engaged_session and platform in ('ANDROID', 'IOS')"
+    )
+    assert engaged_apps > 0  # apps send session_engaged as int 1
+
+
+def test_sessions_crossing_midnight_are_one_row(
+    generated_warehouse: Warehouse, manifest: dict
+) -> None:
+    assert manifest["sessions_crossing_midnight"] > 0
+    crossing = generated_warehouse.scalar(
+        "select count(*) from sessions where session_end_date > session_start_date"
+    )
+    assert crossing == manifest["sessions_crossing_midnight"]
+
+
+def test_consent_denied_events_are_kept_but_form_no_session(
+    generated_warehouse: Warehouse, manifest: dict
+) -> None:
+    denied, with_session = generated_warehouse.query(
+        "select count(*), count(session_key) from events where is_consent_denied"
+    )[0]
+    assert denied == manifest["consent_denied_events"] > 0
+    assert with_session == 0
+    share = generated_warehouse.scalar(
+        "select sum(consent_denied_events) / sum(events) from daily_kpis"
+    )
+    assert share == pytest.approx(denied / manifest["unique_events"])
+
+
+def test_resent_purchases_count_once(generated_warehouse: Warehouse, manifest: dict) -> None:
+    purchases = manifest["purchases"]
+    assert purchases["resent"] > 0 and purchases["not_set_transaction_events"] > 0
+    count = generated_warehouse.scalar(
+        "select count(*) from conversions where conversion_type = 'purchase'"
+    )
+    assert count == purchases["unique_transactions"]
+    local = dict(
+        generated_warehouse.query(
+            "select currency, round(sum(local_amount), 2) from conversions "
+            "where conversion_type = 'purchase' group by currency"
+        )
+    )
+    assert local == pytest.approx(manifest["revenue_by_currency"])
+
+
+def _seed_rate(currency: str, day: dt.date) -> float:
+    """USD per unit on a day, read straight from the seed file (independent of the models)."""
+    with (REPO / "seeds" / "currency_rates.csv").open() as handle:
+        rows = [row for row in csv.DictReader(handle) if row["currency_code"] == currency]
+    rows.sort(key=lambda row: row["rate_date"])
+    rate = float(rows[0]["usd_per_unit"])
+    for row in rows:
+        if dt.date.fromisoformat(row["rate_date"]) <= day:
+            rate = float(row["usd_per_unit"])
+    return rate
+
+
+def test_mxn_and_cop_are_converted_never_summed_raw(
+    generated_warehouse: Warehouse, manifest: dict
+) -> None:
+    rows = generated_warehouse.query(
+        "select conversion_date, currency, local_amount, revenue_usd, revenue_mxn, revenue_cop "
+        "from conversions where conversion_type = 'purchase'"
+    )
+    assert {currency for _, currency, *_ in rows} == {"USD", "MXN", "COP"}
+    for day, currency, local, usd, mxn, cop in rows:
+        expected_usd = local * _seed_rate(currency, day)
+        assert usd == pytest.approx(expected_usd)
+        assert mxn == pytest.approx(expected_usd / _seed_rate("MXN", day))
+        assert cop == pytest.approx(expected_usd / _seed_rate("COP", day))
+    total_usd = sum(row[3] for row in rows)
+    raw_sum = sum(manifest["revenue_by_currency"].values())
+    assert generated_warehouse.scalar("select sum(revenue_usd) from daily_kpis") == pytest.approx(
+        total_usd
+    )
+    assert total_usd != pytest.approx(raw_sum)  # a raw cross-currency sum would be this
+
+
+def test_anonymous_sessions_are_stitched_to_the_later_login(
+    generated_warehouse: Warehouse, manifest: dict
+) -> None:
+    stitched = manifest["stitched_devices"]
+    assert stitched and manifest["anonymous_sessions_stitched"] > 0
+    rows = generated_warehouse.query(
+        "select user_pseudo_id, unified_user_id from sessions where user_id is null"
+    )
+    anonymous_stitched = [(device, unified) for device, unified in rows if device in stitched]
+    assert len(anonymous_stitched) == manifest["anonymous_sessions_stitched"]
+    assert all(unified == stitched[device] for device, unified in anonymous_stitched)
+    # and the person is one user: all their devices' sessions roll up to one user_attributes row
+    users = generated_warehouse.scalar(
+        "select count(*) from user_attributes where unified_user_id in (select unnest(?))",
+        [sorted(set(stitched.values()))],
+    )
+    assert users == len(set(stitched.values()))
+
+
+def test_second_build_is_incremental_and_changes_nothing(generated_warehouse: Warehouse) -> None:
+    before = generated_warehouse.checksums()
+    run = generated_warehouse.build()  # incremental: the last 3 days before the run date
+    assert not run.failures
+    assert generated_warehouse.checksums() == before
+
+
+def test_incremental_run_reads_only_the_window_files(generated_warehouse: Warehouse) -> None:
+    """Like _TABLE_SUFFIX pruning on BigQuery: an incremental run opens only the window's files
+    (the run date and the 3 days before it, daily and intraday), never the whole history."""
+    from orchestrate.dbt import run_dbt
+
+    run = run_dbt(
+        ["compile", "--select", "stg_ga4__events"],
+        generated_warehouse.settings,
+        target_path=generated_warehouse.target_path.parent / "compile_window",
+        extra_vars={"ga4_render_incremental": True},
+    )
+    assert run.success
+    compiled = (
+        run.target_path / "compiled/random_truffle/models/staging/ga4/stg_ga4__events.sql"
+    ).read_text()
+    days = sorted(set(re.findall(r"events_(?:intraday_)?(\d{8})\.", compiled)))
+    end = GENERATED_CONFIG.end_date
+    assert days == [f"{end - dt.timedelta(days=offset):%Y%m%d}" for offset in (3, 2, 1, 0)]
+    assert "events_intraday_" in compiled
+
+
+def test_window_today_is_the_property_date(generated_warehouse: Warehouse) -> None:
+    """Without a run date, the window ends on today's date in the property time zone."""
+    from zoneinfo import ZoneInfo
+
+    from orchestrate.dbt import run_dbt
+
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):  # UTC+14 and UTC-11
+        run = run_dbt(
+            ["compile", "--select", "events"],
+            generated_warehouse.settings,
+            target_path=generated_warehouse.target_path.parent / "compile_tz",
+            extra_vars={
+                "ga4_run_date": None,
+                "ga4_property_time_zone": zone,
+                "ga4_render_incremental": True,
+            },
+        )
+        assert run.success
+        sql = (run.target_path / "compiled/random_truffle/models/marts/events_v1.sql").read_text()
+        today = dt.datetime.now(ZoneInfo(zone)).date()
+        start = today - dt.timedelta(days=3)
+        assert f"event_date <= cast('{today}' as date)" in sql
+        assert f"event_date >= cast('{start}' as date)" in sql
+
+
+def test_an_intraday_only_day_is_read(tmp_path: Path) -> None:
+    """Before the daily table lands, the day's events come from its intraday shard."""
+    config = GeneratorConfig(
+        end_date=dt.date(2026, 3, 10), days=3, users=60, seed=5, json_days=0, intraday_days=1
+    )
+    export = tmp_path / "export"
+    manifest = generate_export(export, config)
+    (export / "events_20260310.parquet").unlink()
+    intraday_rows = next(f["rows"] for f in manifest["files"] if f["kind"] == "intraday")
+    warehouse = make_warehouse(
+        tmp_path / "wh", export, {"ga4_property_time_zone": GENERATED_TIME_ZONE}
+    )
+    last_day = warehouse.query(
+        "select count(*), count(*) filter (where is_from_intraday), sum(raw_row_count) "
+        "from events where event_date = '2026-03-10'"
+    )[0]
+    assert last_day[0] > 0 and last_day[0] == last_day[1]
+    assert last_day[2] == intraday_rows
