@@ -1,13 +1,18 @@
 {#- Retroactive stitching (pitfall 13) for rows outside the re-processed window: when a device
     logs in for the first time, its earlier anonymous rows in older partitions take the user's
     id too. Runs as a post-hook of every model that stores unified_user_id, inside the model's
-    transaction; a no-op on a full refresh (every row was stitched as it was built). -#}
-{% macro ga4_restitch_devices() -%}
+    transaction; a no-op on a full refresh (every row was stitched as it was built).
+    `stitched_flag_column`: a boolean column marking rows whose identity came from stitching. -#}
+{% macro ga4_restitch_devices(stitched_flag_column=none) -%}
     {#- referenced outside the condition so dbt records the dependency when it parses -#}
     {%- set stitched_devices = ref('int_devices_stitched') -%}
     {%- if execute and ga4_is_incremental() and not var('ga4_render_incremental', false) -%}
     update {{ this }} as target
-    set unified_user_id = stitched.user_id
+    set
+        unified_user_id = stitched.user_id
+        {%- if stitched_flag_column %},
+        {{ stitched_flag_column }} = true
+        {%- endif %}
     from {{ stitched_devices }} as stitched
     where
         target.user_pseudo_id = stitched.user_pseudo_id

@@ -7,7 +7,7 @@
         partitions=ga4_bigquery_partitions(),
         require_partition_filter=true,
         cluster_by=['event_name', 'unified_user_id', 'session_key'],
-        post_hook=["{{ ga4_restitch_devices() }}"],
+        post_hook=["{{ ga4_restitch_devices('is_stitched_identity') }}"],
     )
 }}
 
