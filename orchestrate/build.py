@@ -1,13 +1,17 @@
-"""`truffle build`: dbt build with dbt's per-node progress, then a summary of what ran."""
+"""`truffle build`: the cost check, then dbt build with dbt's per-node progress, then a summary."""
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 
+import duckdb
 from rich.table import Table
 
-from orchestrate.console import console
+from orchestrate.console import CliError, console
+from orchestrate.cost import CostLine, Thresholds, compiled_nodes, measure, sort_lines
 from orchestrate.dbt import DbtRun, DbtUsageError, run_dbt
+from orchestrate.engines import engine_for
 from orchestrate.settings import Settings
 
 EXPORT_PATTERNS = ("events_*.parquet", "events_*.json", "events_*.ndjson", "events_*.jsonl")
@@ -26,26 +30,102 @@ def require_export(settings: Settings) -> None:
         )
 
 
+@dataclass
+class BuildOutcome:
+    run: DbtRun
+    costs: list[CostLine] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def check_costs(
+    settings: Settings,
+    thresholds: Thresholds,
+    *,
+    select: list[str] | None = None,
+    resource_types: tuple[str, ...] = ("model",),
+    extra_vars: dict[str, object] | None = None,
+    parameters=None,
+) -> list[CostLine]:
+    """Compile the selection and measure each model (and analysis) it contains."""
+    target_path = settings.project_dir / "target" / "cost"
+    args = ["compile"]
+    if select:
+        args += ["--select", *select]
+    run = run_dbt(args, settings, target_path=target_path, extra_vars=extra_vars, quiet=True)
+    ids = [result.unique_id for result in run.results]
+    nodes = [node for node in compiled_nodes(target_path, ids) if node.kind in resource_types]
+    engine = engine_for(settings.target_name, settings.warehouse_path)
+    lines = []
+    for node in nodes:
+        lines.append(measure(engine, node, thresholds, parameters))
+    return sort_lines(lines)
+
+
+def refuse_expensive(lines: list[CostLine]) -> None:
+    failing = [line for line in lines if line.status == "fail"]
+    if failing:
+        names = ", ".join(f"{line.name} ({line.megabytes:,.1f} MiB)" for line in failing)
+        raise CliError(
+            f"over the cost limit: {names}. Narrow the selection or the window, raise the limit "
+            "(--max-mb, or meta cost_max_mb on the model), or pass --allow-expensive",
+            exit_code=1,
+        )
+
+
+def model_row_counts(settings: Settings, run: DbtRun) -> dict[str, int]:
+    """Rows in each table the run built (DuckDB: counted; BigQuery: as dbt reports them)."""
+    counts: dict[str, int] = {}
+    built = [r for r in run.results if r.resource_type == "model" and r.status == "success"]
+    if settings.target_name != "duckdb":
+        return {r.name: r.rows_affected for r in built if r.rows_affected is not None}
+    manifest_path = run.target_path / "manifest.json"
+    if not built or not manifest_path.is_file() or not settings.warehouse_path.is_file():
+        return counts
+    import json
+
+    nodes = json.loads(manifest_path.read_text())["nodes"]
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        for result in built:
+            node = nodes.get(result.unique_id) or {}
+            relation = node.get("relation_name")
+            if relation and node.get("config", {}).get("materialized") != "view":
+                counts[node["name"]] = connection.execute(
+                    f"select count(*) from {relation}"
+                ).fetchall()[0][0]
+    return counts
+
+
 def build(
     settings: Settings,
     *,
     select: list[str] | None = None,
     full_refresh: bool = False,
     extra_vars: dict[str, object] | None = None,
-) -> DbtRun:
-    """Run `dbt build` (seeds, models, data and unit tests) on the selection."""
+    thresholds: Thresholds | None = None,
+    allow_expensive: bool = False,
+) -> BuildOutcome:
+    """Cost check (unless no thresholds), then `dbt build` on the selection."""
     require_export(settings)
+    costs: list[CostLine] = []
+    if thresholds is not None:
+        console.print("Checking what each model would read...")
+        costs = check_costs(settings, thresholds, select=select, extra_vars=extra_vars)
+        if not allow_expensive:
+            refuse_expensive(costs)
     args = ["build"]
     if select:
         args += ["--select", *select]
     if full_refresh:
         args.append("--full-refresh")
-    return run_dbt(args, settings, extra_vars=extra_vars)
+    run = run_dbt(args, settings, extra_vars=extra_vars)
+    return BuildOutcome(run=run, costs=costs, rows=model_row_counts(settings, run))
 
 
-def print_summary(run: DbtRun) -> None:
-    """A table per resource type (models, tests, seeds): how many ran, by status, rows, time."""
-    table = Table(title="dbt build summary", show_lines=False)
+def print_summary(outcome: BuildOutcome) -> None:
+    """A table per resource type (models, tests, seeds): how many ran, by status, rows, time;
+    then the cost of each model."""
+    run = outcome.run
+    table = Table(title="dbt build summary")
     for column in ("resource", "total", "ok", "warn", "fail/error", "skipped", "rows", "seconds"):
         table.add_column(column, justify="left" if column == "resource" else "right")
     by_type: dict[str, list] = {}
@@ -53,7 +133,9 @@ def print_summary(run: DbtRun) -> None:
         by_type.setdefault(result.resource_type, []).append(result)
     for resource_type, results in sorted(by_type.items()):
         statuses = Counter(result.status for result in results)
-        rows = sum(result.rows_affected or 0 for result in results)
+        rows = sum(outcome.rows.get(result.name, 0) for result in results)
+        if resource_type == "seed":
+            rows = sum(result.rows_affected or 0 for result in results)
         table.add_row(
             resource_type,
             str(len(results)),
@@ -63,5 +145,24 @@ def print_summary(run: DbtRun) -> None:
             str(statuses["skipped"]),
             f"{rows:,}" if resource_type in ("model", "seed") else "",
             f"{sum(result.execution_time for result in results):.1f}",
+        )
+    console.print(table)
+    if outcome.costs:
+        print_costs(outcome.costs, title="cost check (before the build)")
+
+
+def print_costs(lines: list[CostLine], title: str = "cost") -> None:
+    table = Table(title=title)
+    for column in ("node", "kind", "MiB read", "status", "warn / fail at", "note"):
+        table.add_column(column, justify="right" if column == "MiB read" else "left")
+    colours = {"ok": "green", "warn": "yellow", "fail": "red", "unmeasured": "dim"}
+    for line in lines:
+        table.add_row(
+            line.name,
+            line.kind,
+            "" if line.megabytes is None else f"{line.megabytes:,.2f}",
+            f"[{colours[line.status]}]{line.status}[/]",
+            f"{line.thresholds.warn_mb:g} / {line.thresholds.max_mb:g}",
+            line.note,
         )
     console.print(table)

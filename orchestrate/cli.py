@@ -11,9 +11,18 @@ import typer
 import yaml
 
 from orchestrate import __version__
-from orchestrate.console import CliError, console, fail
+from orchestrate.analyses import ParameterError
+from orchestrate.console import CliError, console, error_console, fail
+from orchestrate.cost import Thresholds, project_thresholds
 from orchestrate.dbt import DbtUsageError
+from orchestrate.engines import QueryFailed, QueryTimeout
+from orchestrate.guard import QueryRefused
 from orchestrate.settings import Settings
+
+# exit codes: 0 success, 1 the run failed (nodes, tests, cost limit, query error), 2 usage or
+# configuration error (bad option, profile, target, export path, refused statement)
+USAGE_ERRORS = (DbtUsageError, QueryRefused, ParameterError)
+RUN_ERRORS = (QueryFailed, QueryTimeout)
 
 app = typer.Typer(
     name="truffle",
@@ -86,11 +95,15 @@ def _run(action: object) -> None:
     """Run a command body, turning expected failures into one line and an exit code."""
     try:
         code = action()  # type: ignore[operator]
-    except (CliError, DbtUsageError) as error:
+    except (CliError, *USAGE_ERRORS, *RUN_ERRORS) as error:
         if state.debug:
             traceback.print_exc()
-        exit_code = error.exit_code if isinstance(error, CliError) else 2
-        raise fail(str(error), exit_code) from None
+        if isinstance(error, CliError):
+            exit_code = error.exit_code
+        else:
+            exit_code = 2 if isinstance(error, USAGE_ERRORS) else 1
+        message = str(error) if not isinstance(error, QueryRefused) else f"refused: {error}"
+        raise fail(message, exit_code) from None
     except typer.Exit:
         raise
     except Exception as error:  # an unexpected bug: one line, traceback with --debug
@@ -164,25 +177,223 @@ def demo(
     _run(lambda: run_demo(state.settings, config))
 
 
+CostWarn = Annotated[
+    float | None, typer.Option("--warn-mb", min=0, help="Warn at this many MiB read [100].")
+]
+CostMax = Annotated[
+    float | None, typer.Option("--max-mb", min=0, help="Refuse at this many MiB read [1024].")
+]
+AllowExpensive = Annotated[
+    bool, typer.Option(help="Run even when a query reads more than the fail threshold.")
+]
+Select = Annotated[
+    list[str] | None, typer.Option("--select", "-s", help="dbt selection (repeatable).")
+]
+
+
+def _thresholds(warn_mb: float | None, max_mb: float | None) -> Thresholds:
+
+    return project_thresholds(state.settings.project_dir, warn_mb, max_mb)
+
+
 @app.command()
 def build(
-    select: Annotated[
-        list[str] | None, typer.Option("--select", "-s", help="dbt selection (repeatable).")
-    ] = None,
+    select: Select = None,
     full_refresh: Annotated[
         bool, typer.Option(help="Rebuild incremental models from the whole export.")
     ] = False,
+    warn_mb: CostWarn = None,
+    max_mb: CostMax = None,
+    allow_expensive: AllowExpensive = False,
 ) -> None:
-    """dbt build (seeds, models, data and unit tests) with a summary; exit 1 if nodes failed."""
+    """Cost check, then dbt build (seeds, models, data and unit tests) with a summary.
+
+    Exit 0 when everything passed, 1 when nodes failed or a model is over the cost limit,
+    2 for usage or configuration errors."""
     from orchestrate.build import build as run_build
     from orchestrate.build import print_summary
 
     def action() -> int:
-        run = run_build(state.settings, select=select, full_refresh=full_refresh)
-        print_summary(run)
-        if run.failures:
-            raise CliError(run.failure_report(), exit_code=1)
+        outcome = run_build(
+            state.settings,
+            select=select,
+            full_refresh=full_refresh,
+            thresholds=_thresholds(warn_mb, max_mb),
+            allow_expensive=allow_expensive,
+        )
+        print_summary(outcome)
+        if outcome.run.failures:
+            raise CliError(outcome.run.failure_report(), exit_code=1)
         return 0
+
+    _run(action)
+
+
+@app.command()
+def nightly(
+    run_date: Annotated[
+        str | None,
+        typer.Option(
+            help="Pretend today is this date, YYYY-MM-DD (default: today in the "
+            "property time zone)."
+        ),
+    ] = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the JSON run summary [target/nightly_summary.json]."),
+    ] = None,
+    warn_mb: CostWarn = None,
+    max_mb: CostMax = None,
+    allow_expensive: AllowExpensive = False,
+) -> None:
+    """The scheduled refresh: freshness check, incremental build of the window, tests, cost
+    summary, JSON run summary. Exit non-zero when anything failed."""
+    from orchestrate.build import print_summary
+    from orchestrate.nightly import nightly as run_nightly
+
+    day = _parse_date(run_date)
+
+    def action() -> int:
+        code, result = run_nightly(
+            state.settings,
+            _thresholds(warn_mb, max_mb),
+            run_date=day,
+            allow_expensive=allow_expensive,
+            summary_path=summary,
+        )
+        if result.get("outcome") is not None:
+            print_summary(result["outcome"])
+        for failure in result.get("failures", []):
+            error_console.print(f"[red]failed:[/] {failure['node']}: {failure.get('message')}")
+        path = summary or state.settings.project_dir / "target" / "nightly_summary.json"
+        console.print(f"Run summary: {path}")
+        return code
+
+    _run(action)
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Option(help="First day to re-process, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day to re-process, YYYY-MM-DD.")],
+    warn_mb: CostWarn = None,
+    max_mb: CostMax = None,
+    allow_expensive: AllowExpensive = False,
+) -> None:
+    """Re-process exactly a date range (late or corrected export days), without a full refresh."""
+    from orchestrate.build import print_summary
+    from orchestrate.nightly import backfill as run_backfill
+
+    first, last = _parse_date(start), _parse_date(end)
+
+    def action() -> int:
+        assert first is not None and last is not None
+        outcome = run_backfill(
+            state.settings,
+            _thresholds(warn_mb, max_mb),
+            first,
+            last,
+            allow_expensive=allow_expensive,
+        )
+        print_summary(outcome)
+        if outcome.run.failures:
+            raise CliError(outcome.run.failure_report(), exit_code=1)
+        return 0
+
+    _run(action)
+
+
+@app.command()
+def cost(
+    select: Select = None,
+    warn_mb: CostWarn = None,
+    max_mb: CostMax = None,
+) -> None:
+    """What each selected model and analysis would read, sorted, marked ok / warn / fail.
+
+    DuckDB: measured by DuckDB's profiler running the query read-only. BigQuery: a dry-run
+    job. Exit 1 if any is over the fail threshold."""
+    from orchestrate.build import check_costs, print_costs
+    from orchestrate.queries import analysis_parameters_for_cost
+
+    def action() -> int:
+        lines = check_costs(
+            state.settings,
+            _thresholds(warn_mb, max_mb),
+            select=select,
+            resource_types=("model", "analysis"),
+            parameters=analysis_parameters_for_cost(state.settings),
+        )
+        print_costs(lines)
+        failing = [line for line in lines if line.status == "fail"]
+        if failing:
+            raise CliError(
+                f"{len(failing)} over the fail threshold: "
+                + ", ".join(line.name for line in failing),
+                exit_code=1,
+            )
+        return 0
+
+    _run(action)
+
+
+@app.command(context_settings={"help_option_names": []})
+def query(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="The analysis to run (see --list).")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="key=value (repeatable).")
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv, json or parquet.")
+    ] = "table",
+    output: Annotated[Path | None, typer.Option(help="Write the result to this file.")] = None,
+    sql: Annotated[
+        Path | None, typer.Option(help="Run this SQL file instead (one read-only query).")
+    ] = None,
+    list_analyses: Annotated[
+        bool, typer.Option("--list", help="List the analyses and their parameters.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds before the query is cancelled.")
+    ] = 30.0,
+    max_rows: Annotated[
+        int, typer.Option(min=1, help="Stop the result at this many rows.")
+    ] = 10_000,
+    warn_mb: CostWarn = None,
+    max_mb: CostMax = None,
+    allow_expensive: AllowExpensive = False,
+    show_help: Annotated[
+        bool, typer.Option("--help", help="Show this help (with NAME: the analysis's parameters).")
+    ] = False,
+) -> None:
+    """Run a reusable analysis from analyses/ (or --sql FILE) with bound parameters.
+
+    Examples: truffle query get_session_trends --param grain=week;
+    truffle query get_conversion_funnel -p steps=view_item,add_to_cart,purchase --format csv"""
+    from orchestrate import queries
+
+    if show_help and not name:
+        console.print(ctx.get_help())
+        raise typer.Exit(0)
+
+    def action() -> int:
+        if output_format not in queries.FORMATS:
+            raise CliError(f"--format must be one of {', '.join(queries.FORMATS)}")
+        if list_analyses or (show_help and name):
+            return queries.print_catalogue(state.settings, name if show_help else None)
+        return queries.run_command(
+            state.settings,
+            name=name,
+            sql_file=sql,
+            assignments=param or [],
+            output_format=output_format,
+            output=output,
+            timeout_seconds=timeout,
+            max_rows=max_rows,
+            thresholds=_thresholds(warn_mb, max_mb),
+            allow_expensive=allow_expensive,
+        )
 
     _run(action)
 

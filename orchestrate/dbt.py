@@ -134,11 +134,13 @@ def run_dbt(
     *,
     target_path: Path | None = None,
     extra_vars: dict[str, object] | None = None,
+    quiet: bool = False,
 ) -> DbtRun:
     """Run `dbt <args>` on the project with the settings' profile, target and variables.
 
     Raises DbtUsageError when dbt could not run; returns a DbtRun (check `.success` and
-    `.failures`) when it ran.
+    `.failures`) when it ran. `quiet` silences dbt's own output (for internal compiles whose
+    caller prints results, e.g. CSV on stdout); problems still come back as errors.
     """
     from dbt.cli.main import dbtRunner  # imported lazily: dbt is slow to import
 
@@ -170,6 +172,8 @@ def run_dbt(
         "--vars",
         json.dumps(variables),
     ]
+    if quiet:
+        command += ["--log-level", "none"]
     run_results = target_path / "run_results.json"
     if run_results.exists():
         run_results.unlink()

@@ -39,7 +39,7 @@ def run_demo(settings: Settings, config: GeneratorConfig) -> int:
     manifest = write_demo_export(settings.export_path, config)
     console.print(f"  {manifest['raw_rows']:,} raw export rows written\n")
     console.print("Building the warehouse (dbt build: seeds, models, data and unit tests)...")
-    run = build(
+    outcome = build(
         settings,
         full_refresh=True,
         extra_vars={
@@ -47,9 +47,9 @@ def run_demo(settings: Settings, config: GeneratorConfig) -> int:
             "ga4_run_date": config.end_date.isoformat(),
         },
     )
-    print_summary(run)
-    if run.failures:
-        raise CliError(run.failure_report(), exit_code=1)
+    print_summary(outcome)
+    if outcome.run.failures:
+        raise CliError(outcome.run.failure_report(), exit_code=1)
     summary = read_summary(settings.warehouse_path)
     console.print("\n[bold]Warehouse KPIs[/]")
     for line in summary.lines():

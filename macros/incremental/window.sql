@@ -20,9 +20,17 @@
     {{ return(modules.datetime.datetime.now(tz).date()) }}
 {%- endmacro %}
 
-{#- is_incremental(), or forced by a variable so the incremental form can be rendered offline. -#}
+{#- is_incremental(), or forced by a variable so the incremental form can be rendered offline.
+    is_incremental() looks the model's table up in the warehouse; with `ga4_render_offline`
+    nothing is looked up (an offline BigQuery compile has no warehouse to ask), and the form is
+    the one `ga4_render_incremental` names. -#}
 {% macro ga4_is_incremental() -%}
-    {{ return(is_incremental() or var('ga4_render_incremental', false)) }}
+    {%- if var('ga4_render_incremental', false) -%}
+        {{ return(true) }}
+    {%- elif var('ga4_render_offline', false) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(is_incremental()) }}
 {%- endmacro %}
 
 {#- Returns {'start': date|none, 'end': date|none, 'kind': 'full'|'window'|'backfill'}. -#}

@@ -167,3 +167,4 @@ final as (
 )
 
 select * from final
+{{ truffle_storage_order(['session_start_date', 'session_start_at']) }}

@@ -180,3 +180,4 @@ final as (
 )
 
 select * from final
+{{ truffle_storage_order(['conversion_date', 'converted_at']) }}

@@ -51,3 +51,4 @@ final as (
 )
 
 select * from final
+{{ truffle_storage_order(['session_start_date', 'session_start_at']) }}

@@ -292,3 +292,4 @@ final as (
 )
 
 select * from final
+{{ truffle_storage_order(['event_date', 'event_timestamp_micros']) }}

@@ -1,0 +1,234 @@
+"""`truffle nightly` and `truffle backfill`: the scheduled refresh and explicit reprocessing.
+
+nightly: source freshness (the newest export day is recent enough) -> the cost check ->
+incremental `dbt build` of the re-processed window (the run date is today in the property
+time zone) with its tests -> a machine-readable summary in target/nightly_summary.json.
+backfill: the same build for an explicit date range, without a full refresh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from orchestrate.build import BuildOutcome, build
+from orchestrate.console import CliError, console
+from orchestrate.cost import Thresholds
+from orchestrate.dbt import DbtUsageError
+from orchestrate.settings import Settings
+
+SHARD = re.compile(r"^events_(?:intraday_)?(\d{8})\.(?:parquet|json|ndjson|jsonl)$")
+
+
+def project_var(settings: Settings, name: str, default: object = None) -> object:
+    """A dbt variable as this run sees it: --vars first, then dbt_project.yml."""
+    if name in settings.vars:
+        return settings.vars[name]
+    document = yaml.safe_load((settings.project_dir / "dbt_project.yml").read_text()) or {}
+    value = (document.get("vars") or {}).get(name)
+    return default if value is None else value
+
+
+def property_today(settings: Settings) -> dt.date:
+    zone = str(project_var(settings, "ga4_property_time_zone", "UTC"))
+    try:
+        return dt.datetime.now(ZoneInfo(zone)).date()
+    except ZoneInfoNotFoundError:
+        raise DbtUsageError(f"unknown ga4_property_time_zone {zone!r} (use an IANA name)") from None
+
+
+def newest_export_day(settings: Settings) -> dt.date | None:
+    """The newest daily or intraday shard of the export."""
+    if settings.target_name == "bigquery":
+        from orchestrate.engines import BigQueryEngine
+
+        project = project_var(settings, "ga4_project") or ""
+        dataset = project_var(settings, "ga4_dataset")
+        prefix = f"`{project}`.{dataset}" if project else str(dataset)
+        result = BigQueryEngine().run(
+            "select max(regexp_extract(table_name, r'([0-9]{8})$')) from "
+            f"{prefix}.INFORMATION_SCHEMA.TABLES "
+            r"where regexp_contains(table_name, r'^events_(intraday_)?[0-9]{8}$')",
+            {},
+            [],
+            timeout_seconds=60,
+            max_rows=1,
+        )
+        newest = result.rows[0][0] if result.rows else None
+        return dt.datetime.strptime(newest, "%Y%m%d").date() if newest else None
+    days = [
+        match.group(1)
+        for path in settings.export_path.glob("events_*")
+        if (match := SHARD.match(path.name))
+    ]
+    return dt.datetime.strptime(max(days), "%Y%m%d").date() if days else None
+
+
+@dataclass
+class Freshness:
+    newest_day: dt.date | None
+    lag_days: int | None
+    max_lag_days: int
+
+    @property
+    def ok(self) -> bool:
+        return self.lag_days is not None and self.lag_days <= self.max_lag_days
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "newest_export_day": self.newest_day.isoformat() if self.newest_day else None,
+            "lag_days": self.lag_days,
+            "max_lag_days": self.max_lag_days,
+            "status": "pass" if self.ok else "error",
+        }
+
+
+def check_freshness(settings: Settings, run_date: dt.date) -> Freshness:
+    newest = newest_export_day(settings)
+    max_lag = int(project_var(settings, "ga4_freshness_max_days", 2))
+    lag = (run_date - newest).days if newest else None
+    return Freshness(newest, lag, max_lag)
+
+
+def _window(settings: Settings, run_date: dt.date) -> dict[str, str]:
+    lookback = int(project_var(settings, "ga4_lookback_days", 3))
+    return {
+        "start": (run_date - dt.timedelta(days=lookback)).isoformat(),
+        "end": run_date.isoformat(),
+    }
+
+
+def write_summary(path: Path, summary: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return path
+
+
+def summarize(outcome: BuildOutcome) -> dict[str, object]:
+    run = outcome.run
+    costs = {line.name: line for line in outcome.costs}
+    models = []
+    for result in run.results:
+        if result.resource_type not in ("model", "seed"):
+            continue
+        cost = costs.get(result.name)
+        models.append(
+            {
+                "name": result.name,
+                "resource_type": result.resource_type,
+                "status": result.status,
+                "rows": outcome.rows.get(result.name, result.rows_affected),
+                "bytes": cost.bytes_read if cost else None,
+                "seconds": round(result.execution_time, 3),
+            }
+        )
+    tests = [r for r in run.results if r.resource_type in ("test", "unit_test")]
+    return {
+        "models": models,
+        "tests": {
+            "passed": sum(1 for r in tests if r.status == "pass"),
+            "warned": sum(1 for r in tests if r.status == "warn"),
+            "failed": sum(1 for r in tests if r.failed),
+        },
+        "warnings": [
+            {"node": r.name, "message": r.message} for r in run.results if r.status == "warn"
+        ]
+        + [
+            {"node": line.name, "message": f"cost {line.megabytes:,.1f} MiB over warn limit"}
+            for line in outcome.costs
+            if line.status == "warn"
+        ],
+        "failures": [
+            {"node": r.name, "status": r.status, "message": r.message} for r in run.failures
+        ],
+        "costs": [line.as_dict() for line in outcome.costs],
+    }
+
+
+def nightly(
+    settings: Settings,
+    thresholds: Thresholds,
+    *,
+    run_date: dt.date | None = None,
+    allow_expensive: bool = False,
+    summary_path: Path | None = None,
+) -> tuple[int, dict]:
+    """Run the nightly refresh; returns (exit code, summary). The summary is always written."""
+    started = dt.datetime.now(dt.UTC)
+    run_date = run_date or property_today(settings)
+    summary_path = summary_path or settings.project_dir / "target" / "nightly_summary.json"
+    summary: dict[str, object] = {
+        "command": "nightly",
+        "started_at": started.isoformat(),
+        "target": settings.target_name,
+        "run_date": run_date.isoformat(),
+        "window": _window(settings, run_date),
+    }
+    freshness = check_freshness(settings, run_date)
+    summary["freshness"] = freshness.as_dict()
+    console.print(
+        f"Source freshness: newest export day {freshness.newest_day} "
+        f"({freshness.lag_days} day(s) before {run_date}; limit {freshness.max_lag_days})"
+    )
+    exit_code = 0
+    try:
+        outcome = build(
+            settings,
+            extra_vars={"ga4_run_date": run_date.isoformat()},
+            thresholds=thresholds,
+            allow_expensive=allow_expensive,
+        )
+        summary.update(summarize(outcome))
+        summary["outcome"] = outcome
+    except CliError as error:
+        summary.update({"models": [], "failures": [{"node": "cost check", "message": str(error)}]})
+        exit_code = error.exit_code
+    failures: list = summary.setdefault("failures", [])  # type: ignore[assignment]
+    if not freshness.ok:
+        failures.insert(
+            0,
+            {
+                "node": "source freshness",
+                "status": "error",
+                "message": f"newest export day {freshness.newest_day} is {freshness.lag_days} "
+                f"day(s) old (limit {freshness.max_lag_days})",
+            },
+        )
+    if failures and exit_code == 0:
+        exit_code = 1
+    summary["finished_at"] = dt.datetime.now(dt.UTC).isoformat()
+    summary["success"] = exit_code == 0
+    outcome_object = summary.pop("outcome", None)
+    write_summary(summary_path, summary)
+    summary["outcome"] = outcome_object
+    return exit_code, summary
+
+
+def backfill(
+    settings: Settings,
+    thresholds: Thresholds,
+    start: dt.date,
+    end: dt.date,
+    *,
+    allow_expensive: bool = False,
+) -> BuildOutcome:
+    """Re-process exactly [start, end] (late or corrected export days), no full refresh."""
+    if start > end:
+        raise CliError(f"--start {start} is after --end {end}")
+    if (end - start).days > 3660:
+        raise CliError("a backfill covers at most 10 years; split it")
+    return build(
+        settings,
+        extra_vars={
+            "ga4_backfill_start_date": start.isoformat(),
+            "ga4_backfill_end_date": end.isoformat(),
+        },
+        thresholds=thresholds,
+        allow_expensive=allow_expensive,
+    )
