@@ -306,24 +306,34 @@ def backfill(
 @app.command()
 def cost(
     select: Select = None,
+    sql: Annotated[
+        list[Path] | None,
+        typer.Option("--sql", help="Also measure this SQL file (one read-only query; repeatable)."),
+    ] = None,
     warn_mb: CostWarn = None,
     max_mb: CostMax = None,
 ) -> None:
-    """What each selected model and analysis would read, sorted, marked ok / warn / fail.
+    """What each selected model and analysis (and --sql file) would read, sorted, marked
+    ok / warn / fail.
 
     DuckDB: measured by DuckDB's profiler running the query read-only. BigQuery: a dry-run
     job. Exit 1 if any is over the fail threshold."""
     from orchestrate.build import check_costs, print_costs
-    from orchestrate.queries import analysis_parameters_for_cost
+    from orchestrate.queries import analysis_parameters_for_cost, measure_sql_files
 
     def action() -> int:
-        lines = check_costs(
-            state.settings,
-            _thresholds(warn_mb, max_mb),
-            select=select,
-            resource_types=("model", "analysis"),
-            parameters=analysis_parameters_for_cost(state.settings),
-        )
+        thresholds = _thresholds(warn_mb, max_mb)
+        lines = []
+        if select or not sql:
+            lines = check_costs(
+                state.settings,
+                thresholds,
+                select=select,
+                resource_types=("model", "analysis"),
+                parameters=analysis_parameters_for_cost(state.settings),
+            )
+        lines = lines + measure_sql_files(state.settings, sql or [], thresholds)
+        lines.sort(key=lambda line: (-(line.bytes_read or -1), line.name))
         print_costs(lines)
         failing = [line for line in lines if line.status == "fail"]
         if failing:

@@ -44,11 +44,12 @@ class NodeResult:
 
     @property
     def name(self) -> str:
-        return (
-            self.unique_id.rsplit(".", 1)[-1]
-            if self.resource_type != "test"
-            else (self.unique_id.split(".")[2])
-        )
+        """The node's name: `model.<package>.<name>[.v<version>]`, `test.<package>.<name>.<hash>`,
+        `unit_test.<package>.<model>.<test name>`."""
+        parts = self.unique_id.split(".")
+        if self.resource_type == "unit_test":
+            return parts[-1]
+        return parts[2] if len(parts) > 2 else self.unique_id
 
     @property
     def failed(self) -> bool:

@@ -288,3 +288,21 @@ def run_command(
     if output is not None:
         error_console.print(f"{len(result.rows):,} rows written to {output}")
     return 0
+
+
+def measure_sql_files(
+    settings: Settings, files: list[Path], thresholds: Thresholds
+) -> list[CostLine]:
+    """The cost of ad-hoc SQL files (each must pass the guard first)."""
+    from orchestrate.engines import engine_for
+
+    engine = engine_for(settings.target_name, settings.warehouse_path)
+    lines = []
+    for path in files:
+        if not path.is_file():
+            raise CliError(f"no such SQL file: {path}")
+        sql = path.read_text()
+        check_read_only(sql, engine.name)
+        node = CompiledNode(unique_id=str(path), name=path.name, kind="sql", sql=sql, meta={})
+        lines.append(measure(engine, node, thresholds))
+    return lines

@@ -3,7 +3,9 @@
     GA4 rewrites daily tables for up to 72 hours after the day, so every incremental run
     rebuilds the `ga4_lookback_days` days before the run date plus the run date itself
     (pitfall 4). "Today" is the property's local date (pitfall 9): event_date is local too.
-    A backfill names its range explicitly. A full refresh reads from `ga4_start_date` on.
+    A backfill names its range explicitly (incremental runs only: when the table does not
+    exist yet, or on --full-refresh, everything is read). A full refresh reads from
+    `ga4_start_date` on.
     Everything is computed at compile time, so the SQL carries literal dates: BigQuery can
     prune `_TABLE_SUFFIX` and name static partitions, DuckDB can skip whole files. -#}
 
@@ -37,7 +39,8 @@
 {% macro ga4_window() -%}
     {%- set backfill_start = var('ga4_backfill_start_date', none) -%}
     {%- set backfill_end = var('ga4_backfill_end_date', none) -%}
-    {%- if backfill_start or backfill_end -%}
+    {#- a backfill re-processes part of an existing table; a full build reads everything -#}
+    {%- if (backfill_start or backfill_end) and ga4_is_incremental() -%}
         {%- if not (backfill_start and backfill_end) -%}
             {{ exceptions.raise_compiler_error("A backfill needs both ga4_backfill_start_date and ga4_backfill_end_date (YYYY-MM-DD).") }}
         {%- endif -%}

@@ -1,0 +1,190 @@
+"""`truffle nightly` and `truffle backfill` on a warehouse built a day earlier: new days and
+rewritten days inside the window are picked up, older days stay untouched unless backfilled."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from orchestrate.cli import app
+from orchestrate.demo_data import GeneratorConfig, generate_export
+from tests.orchestrate.conftest import Warehouse, make_warehouse
+
+runner = CliRunner()
+END = dt.date(2026, 1, 31)
+CONFIG = GeneratorConfig(end_date=END, days=8, users=250, seed=21, json_days=0, intraday_days=1)
+
+
+def day_name(day: dt.date) -> str:
+    return f"events_{day:%Y%m%d}.parquet"
+
+
+def rewrite_day(path: Path, keep_every: int) -> int:
+    """Rewrite a daily table as GA4 does when it reprocesses a day: here, fewer events.
+    Returns the number of distinct events in the new file (exact duplicates collapse)."""
+    with duckdb.connect() as connection:
+        connection.execute(
+            "copy (select * from read_parquet(?) where event_timestamp % ? != 0) to ? "
+            "(format parquet)",
+            [str(path), keep_every, str(path) + ".new"],
+        )
+        distinct = connection.execute(
+            "select count(*) from (select distinct * from read_parquet(?))", [str(path) + ".new"]
+        ).fetchall()[0][0]
+    Path(str(path) + ".new").replace(path)
+    return distinct
+
+
+def per_day(warehouse: Warehouse) -> dict[str, int]:
+    return {
+        str(day): count
+        for day, count in warehouse.query(
+            "select event_date, count(*) from events group by 1 order by 1"
+        )
+    }
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("nightly")
+    full = root / "full_export"
+    manifest = generate_export(full, CONFIG)
+    export = root / "export"
+    export.mkdir()
+    for path in full.glob("events_*"):
+        if f"{END:%Y%m%d}" not in path.name:  # the newest day has not landed yet
+            shutil.copy(path, export)
+    warehouse = make_warehouse(
+        root / "wh",
+        export,
+        {
+            "ga4_property_time_zone": CONFIG.time_zone,
+            "ga4_run_date": (END - dt.timedelta(days=1)).isoformat(),
+        },
+    )
+    return {
+        "root": root,
+        "full": full,
+        "export": export,
+        "warehouse": warehouse,
+        "manifest": manifest,
+    }
+
+
+def invoke(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, *args: str):
+    monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(warehouse.path))
+    variables = json.dumps(
+        {
+            "ga4_export_path": warehouse.settings.vars["ga4_export_path"],
+            "ga4_property_time_zone": CONFIG.time_zone,
+        }
+    )
+    return runner.invoke(app, ["--vars", variables, *args])
+
+
+def test_nightly_picks_up_new_and_rewritten_days_only(
+    scenario: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    warehouse: Warehouse = scenario["warehouse"]
+    export: Path = scenario["export"]
+    before = per_day(warehouse)
+    assert str(END) not in before
+    # the new day lands, a day inside the window is rewritten, and one older day too
+    for path in scenario["full"].glob(f"events_*{END:%Y%m%d}*"):
+        shutil.copy(path, export)
+    inside = END - dt.timedelta(days=2)
+    older = END - dt.timedelta(days=6)
+    inside_events = rewrite_day(export / day_name(inside), keep_every=7)
+    older_events = rewrite_day(export / day_name(older), keep_every=5)
+    assert inside_events < before[str(inside)] and older_events < before[str(older)]
+
+    summary_path = tmp_path / "summary.json"
+    result = invoke(
+        warehouse,
+        monkeypatch,
+        "nightly",
+        "--run-date",
+        END.isoformat(),
+        "--summary",
+        str(summary_path),
+    )
+    assert result.exit_code == 0, result.output
+    after = per_day(warehouse)
+    assert after[str(END)] == scenario["manifest"]["unique_events_by_date"][str(END)]
+    assert after[str(inside)] == inside_events
+    for day, count in before.items():
+        if day != str(inside):
+            assert after[day] == count, day  # the rewritten older day is outside the window
+
+    summary = json.loads(summary_path.read_text())
+    assert summary["success"] is True
+    assert summary["run_date"] == END.isoformat()
+    assert summary["window"] == {"start": str(END - dt.timedelta(days=3)), "end": str(END)}
+    assert summary["freshness"]["status"] == "pass"
+    assert summary["freshness"]["newest_export_day"] == str(END)
+    models = {model["name"]: model for model in summary["models"]}
+    assert models["events"]["status"] == "success"
+    assert models["events"]["rows"] == sum(after.values())
+    assert models["stg_ga4__events"]["bytes"] > 0
+    assert summary["tests"]["failed"] == 0 and summary["tests"]["passed"] > 50
+    assert {"started_at", "finished_at", "warnings", "failures"} <= set(summary)
+
+    # backfill: only the older rewritten day changes
+    result = invoke(
+        warehouse,
+        monkeypatch,
+        "backfill",
+        "--start",
+        older.isoformat(),
+        "--end",
+        older.isoformat(),
+    )
+    assert result.exit_code == 0, result.output
+    backfilled = per_day(warehouse)
+    assert backfilled[str(older)] == older_events
+    for day, count in after.items():
+        if day != str(older):
+            assert backfilled[day] == count, day
+
+
+def test_nightly_fails_when_the_export_is_stale(
+    scenario: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    summary_path = tmp_path / "stale.json"
+    result = invoke(
+        scenario["warehouse"],
+        monkeypatch,
+        "nightly",
+        "--run-date",
+        "2026-03-01",
+        "--summary",
+        str(summary_path),
+    )
+    assert result.exit_code == 1
+    summary = json.loads(summary_path.read_text())
+    assert summary["success"] is False
+    assert summary["freshness"]["status"] == "error"
+    assert summary["failures"][0]["node"] == "source freshness"
+
+
+def test_backfill_arguments(scenario: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    warehouse = scenario["warehouse"]
+    assert (
+        invoke(
+            warehouse, monkeypatch, "backfill", "--start", "2026-01-30", "--end", "2026-01-20"
+        ).exit_code
+        == 2
+    )
+    assert (
+        invoke(
+            warehouse, monkeypatch, "backfill", "--start", "yesterday", "--end", "2026-01-20"
+        ).exit_code
+        == 2
+    )
+    assert invoke(warehouse, monkeypatch, "backfill", "--start", "2026-01-20").exit_code == 2
