@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,40 @@ def _release_duckdb() -> None:
             environment.close()
 
 
+KILL_POINT_VARIABLE = "TRUFFLE_TEST_KILL_AT"
+KILL_PHASES = {
+    # phase -> (dbt event name, text the statement must contain)
+    "delete": ("SQLQuery", "delete from"),
+    "insert": ("SQLQuery", "insert into"),
+    "rename": ("SQLQuery", "rename to"),
+    "commit": ("SQLCommit", ""),
+}
+
+
+def _kill_point_callbacks() -> list:
+    """Crash-safety tests: `TRUFFLE_TEST_KILL_AT=<model>:<phase>` makes the process SIGKILL
+    itself at that point of that model's write (phases: delete, insert, rename, commit), a
+    deterministic stand-in for a machine dying mid-build. Unset, nothing is registered."""
+    spec = os.environ.get(KILL_POINT_VARIABLE)
+    if not spec:
+        return []
+    node, _, phase = spec.partition(":")
+    if phase not in KILL_PHASES:
+        raise DbtUsageError(f"{KILL_POINT_VARIABLE}: phase must be one of {sorted(KILL_PHASES)}")
+    event_name, text = KILL_PHASES[phase]
+
+    def callback(event: object) -> None:
+        info, data = getattr(event, "info", None), getattr(event, "data", None)
+        node_info = getattr(data, "node_info", None)
+        if getattr(info, "name", "") != event_name or getattr(node_info, "node_name", "") != node:
+            return
+        if text and text not in str(getattr(data, "sql", "")).lower():
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    return [callback]
+
+
 def _first_line(exception: BaseException) -> str:
     text = " ".join(str(exception).split())
     return text or type(exception).__name__
@@ -185,7 +220,7 @@ def run_dbt(
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     os.environ["TRUFFLE_DUCKDB_PATH"] = str(settings.warehouse_path)
     try:
-        result = dbtRunner().invoke(command)
+        result = dbtRunner(callbacks=_kill_point_callbacks()).invoke(command)
     finally:
         _release_duckdb()
         if previous is None:

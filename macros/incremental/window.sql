@@ -60,9 +60,11 @@
     {{ return({'start': truffle_parse_date(first) if first else none, 'end': none, 'kind': 'full'}) }}
 {%- endmacro %}
 
-{#- SQL predicate: `column` (a date) lies in the window, optionally widened by `extra_days_before`.
-    True on a full refresh without a start date. -#}
-{% macro ga4_window_filter(column, extra_days_before=0) -%}
+{#- SQL predicate: `column` (a date) lies in the window, optionally widened by
+    `extra_days_before` / `extra_days_after` (sessions read their neighbours' events so that
+    a session crossing midnight at either edge of the window is whole). True on a full
+    refresh without a start date. -#}
+{% macro ga4_window_filter(column, extra_days_before=0, extra_days_after=0) -%}
     {%- set window = ga4_window() -%}
     {%- set clauses = [] -%}
     {%- if window.start -%}
@@ -70,7 +72,8 @@
         {%- do clauses.append(column ~ " >= " ~ date_literal(start)) -%}
     {%- endif -%}
     {%- if window.end -%}
-        {%- do clauses.append(column ~ " <= " ~ date_literal(window.end)) -%}
+        {%- set end = window.end + modules.datetime.timedelta(days=extra_days_after) -%}
+        {%- do clauses.append(column ~ " <= " ~ date_literal(end)) -%}
     {%- endif -%}
     {{ clauses | join(' and ') if clauses else 'true' }}
 {%- endmacro %}

@@ -5,6 +5,7 @@
         unique_key=truffle_incremental_key('session_start_date'),
         partition_by=truffle_partition_by('session_start_date'),
         partitions=ga4_bigquery_partitions(),
+        partition_expiration_days=truffle_partition_expiration_days(),
         cluster_by=['session_key'],
         post_hook=["{{ ga4_restitch_devices() }}"],
     )
@@ -13,12 +14,13 @@
 with
 
 -- a session's facts come from all its events, whatever day they landed in (pitfall 3): read
--- one day before the window so a session that began before midnight keeps its true start
+-- one day before the window so a session that began before midnight keeps its true start,
+-- and one day after (a backfill's last day) so one that ends after midnight is whole
 session_events as (
     select * from {{ ref('events') }}
     where
         session_key is not null
-        and {{ ga4_window_filter('event_date', extra_days_before=1) }}
+        and {{ ga4_window_filter('event_date', extra_days_before=1, extra_days_after=1) }}
 ),
 
 -- the traffic each event carries: newer exports' collected_traffic_source, else the

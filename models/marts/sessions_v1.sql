@@ -5,6 +5,7 @@
         unique_key=truffle_incremental_key('session_start_date'),
         partition_by=truffle_partition_by('session_start_date'),
         partitions=ga4_bigquery_partitions(),
+        partition_expiration_days=truffle_partition_expiration_days(),
         cluster_by=['unified_user_id', 'device_category', 'country'],
         post_hook=["{{ ga4_restitch_devices() }}"],
     )
@@ -17,9 +18,10 @@ sessions as (
     where {{ ga4_window_filter('session_start_date') }}
 ),
 
+-- the window's sessions convert on their start day or, across midnight, the day after
 conversions as (
     select * from {{ ref('conversions') }}
-    where {{ ga4_window_filter('conversion_date') }}
+    where {{ ga4_window_filter('conversion_date', extra_days_after=1) }}
 ),
 
 -- a session's conversions and revenue, per reporting currency (never the raw local sums)

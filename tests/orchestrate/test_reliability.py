@@ -1,0 +1,156 @@
+"""Reliability: refreshes are idempotent and crash-safe.
+
+A build killed with SIGKILL in the middle of writing a model leaves the warehouse readable,
+with the model exactly as it was before the run (the window is replaced in one transaction),
+and the next run gives the same warehouse as a clean build."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.orchestrate.conftest import (
+    GENERATED_CONFIG,
+    GENERATED_TIME_ZONE,
+    REPO,
+    Warehouse,
+    make_warehouse,
+)
+from tests.orchestrate.test_nightly_cli import rewrite_day
+
+END = GENERATED_CONFIG.end_date
+
+
+def truffle(warehouse_path: Path, export: Path, *args: str, kill_at: str | None = None):
+    env = dict(os.environ, TRUFFLE_DUCKDB_PATH=str(warehouse_path))
+    env.pop("TRUFFLE_TEST_KILL_AT", None)
+    if kill_at:
+        env["TRUFFLE_TEST_KILL_AT"] = kill_at
+    variables = {"ga4_export_path": str(export), "ga4_property_time_zone": GENERATED_TIME_ZONE}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestrate.cli",
+            "--project-dir",
+            str(REPO),
+            "--vars",
+            json.dumps(variables),
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def table_checksum(path: Path, table: str) -> tuple[int, str]:
+    with duckdb.connect(str(path), read_only=True) as connection:
+        columns = connection.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+        expressions = ", ".join(
+            f"round({name}, 6)" if kind == "DOUBLE" else name for name, kind in columns
+        )
+        count, checksum = connection.execute(
+            f"select count(*), sum(hash(({expressions}))) from {table}"
+        ).fetchall()[0]
+    return int(count), str(checksum)
+
+
+@pytest.fixture(scope="module")
+def changed_export(
+    generated_export: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The generated export with a day inside the nightly window rewritten by GA4."""
+    export = tmp_path_factory.mktemp("changed") / "export"
+    shutil.copytree(generated_export[0], export)
+    rewrite_day(export / f"events_{END - dt.timedelta(days=1):%Y%m%d}.parquet", keep_every=3)
+    return export
+
+
+@pytest.fixture(scope="module")
+def clean_build(changed_export: Path, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """What any successful refresh of the changed export must produce."""
+    return make_warehouse(
+        tmp_path_factory.mktemp("clean"),
+        changed_export,
+        {"ga4_property_time_zone": GENERATED_TIME_ZONE, "ga4_run_date": END.isoformat()},
+    )
+
+
+@pytest.fixture
+def yesterdays_warehouse(generated_warehouse: Warehouse, tmp_path: Path) -> Path:
+    """A copy of the warehouse as built before the export day was rewritten."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(generated_warehouse.path, copy)
+    return copy
+
+
+@pytest.mark.parametrize(
+    "kill_at",
+    ["stg_ga4__events:insert", "events:commit", "sessions:insert", "user_attributes:rename"],
+)
+def test_a_killed_build_loses_nothing_and_the_rerun_equals_a_clean_build(
+    kill_at: str, yesterdays_warehouse: Path, changed_export: Path, clean_build: Warehouse
+) -> None:
+    model = kill_at.split(":")[0]
+    before = table_checksum(yesterdays_warehouse, model)
+    run = [
+        "nightly",
+        "--run-date",
+        END.isoformat(),
+        "--summary",
+        str(yesterdays_warehouse.parent / "s.json"),
+    ]
+    killed = truffle(yesterdays_warehouse, changed_export, *run, kill_at=kill_at)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:] + killed.stderr[-2000:]
+    # readable, and the model is exactly as before: its window was not half replaced
+    assert table_checksum(yesterdays_warehouse, model) == before
+    rerun = truffle(yesterdays_warehouse, changed_export, *run)
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    after = Warehouse(
+        yesterdays_warehouse, clean_build.settings, clean_build.target_path, clean_build.run
+    )
+    assert after.checksums() == clean_build.checksums()
+
+
+def test_nightly_and_backfill_twice_change_nothing_the_second_time(
+    yesterdays_warehouse: Path, changed_export: Path, clean_build: Warehouse
+) -> None:
+    warehouse = Warehouse(
+        yesterdays_warehouse, clean_build.settings, clean_build.target_path, clean_build.run
+    )
+    summary = str(yesterdays_warehouse.parent / "s.json")
+    for _ in range(2):
+        result = truffle(
+            yesterdays_warehouse,
+            changed_export,
+            "nightly",
+            "--run-date",
+            END.isoformat(),
+            "--summary",
+            summary,
+        )
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert warehouse.checksums() == clean_build.checksums()
+    first = (END - dt.timedelta(days=5)).isoformat()
+    last = (END - dt.timedelta(days=4)).isoformat()
+    for _ in range(2):
+        result = truffle(
+            yesterdays_warehouse, changed_export, "backfill", "--start", first, "--end", last
+        )
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert warehouse.checksums() == clean_build.checksums()
