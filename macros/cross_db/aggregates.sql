@@ -52,3 +52,17 @@
 {% macro bigquery__truffle_countif(condition) -%}
     countif({{ condition }})
 {%- endmacro %}
+
+
+{#- The median of a group (BigQuery: approximate, from approx_quantiles). -#}
+{% macro truffle_median(expression) -%}
+    {{ return(adapter.dispatch('truffle_median', 'random_truffle')(expression)) }}
+{%- endmacro %}
+
+{% macro default__truffle_median(expression) -%}
+    median({{ expression }})
+{%- endmacro %}
+
+{% macro bigquery__truffle_median(expression) -%}
+    approx_quantiles({{ expression }}, 2)[offset(1)]
+{%- endmacro %}

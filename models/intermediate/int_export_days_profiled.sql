@@ -1,0 +1,39 @@
+{{ config(materialized='view') }}
+
+with
+
+events as (
+    select * from {{ ref('stg_ga4__events') }}
+),
+
+-- one row per export day: what arrived, what was collapsed, what cannot form sessions;
+-- the data-quality monitors (tests/dbt/generic/truffle_monitor_*) read this
+profiled as (
+    select
+        event_date,
+        sum(raw_row_count) as raw_rows,
+        count(*) as events,
+        sum(raw_row_count) - count(*) as collapsed_duplicate_rows,
+        {{ truffle_countif('is_consent_denied') }} as consent_denied_events,
+        {{ truffle_countif('session_key is null and not is_consent_denied') }} as sessionless_events,
+        {{ truffle_countif('is_from_intraday') }} as intraday_only_events
+    from events
+    group by event_date
+),
+
+final as (
+    select
+        event_date,
+        raw_rows,
+        events,
+        collapsed_duplicate_rows,
+        consent_denied_events,
+        sessionless_events,
+        intraday_only_events,
+        collapsed_duplicate_rows / cast(raw_rows as {{ truffle_type('float') }}) as duplicate_rate,
+        consent_denied_events / cast(events as {{ truffle_type('float') }}) as consent_denied_share,
+        sessionless_events / cast(events as {{ truffle_type('float') }}) as sessionless_share
+    from profiled
+)
+
+select * from final
