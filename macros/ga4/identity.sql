@@ -18,6 +18,12 @@
         target.user_pseudo_id = stitched.user_pseudo_id
         and target.user_id is null
         and target.unified_user_id != stitched.user_id
+        {%- set partition_by = config.get('partition_by') -%}
+        {%- set every_partition = truffle_every_partition_filter('target.' ~ partition_by.field)
+            if partition_by and config.get('require_partition_filter') else none -%}
+        {%- if every_partition %}
+        and {{ every_partition }}
+        {%- endif %}
     {%- else -%}
     select 1 as nothing_to_restitch
     {%- endif -%}

@@ -83,3 +83,17 @@
 
 {% macro bigquery__truffle_storage_order(columns) -%}
 {%- endmacro %}
+
+
+{#- Keyed upsert (small lookup tables): DuckDB delete+insert, BigQuery merge. -#}
+{% macro truffle_upsert_strategy() -%}
+    {{ return(adapter.dispatch('truffle_upsert_strategy', 'random_truffle')()) }}
+{%- endmacro %}
+
+{% macro default__truffle_upsert_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro bigquery__truffle_upsert_strategy() -%}
+    {{ return('merge') }}
+{%- endmacro %}

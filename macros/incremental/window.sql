@@ -62,8 +62,9 @@
 
 {#- SQL predicate: `column` (a date) lies in the window, optionally widened by
     `extra_days_before` / `extra_days_after` (sessions read their neighbours' events so that
-    a session crossing midnight at either edge of the window is whole). True on a full
-    refresh without a start date. -#}
+    a session crossing midnight at either edge of the window is whole). On a full refresh
+    without a start date: every partition (`true`; on BigQuery the every-partition filter,
+    which a table with require_partition_filter needs). -#}
 {% macro ga4_window_filter(column, extra_days_before=0, extra_days_after=0) -%}
     {%- set window = ga4_window() -%}
     {%- set clauses = [] -%}
@@ -75,5 +76,5 @@
         {%- set end = window.end + modules.datetime.timedelta(days=extra_days_after) -%}
         {%- do clauses.append(column ~ " <= " ~ date_literal(end)) -%}
     {%- endif -%}
-    {{ clauses | join(' and ') if clauses else 'true' }}
+    {{ clauses | join(' and ') if clauses else (truffle_every_partition_filter(column) or 'true') }}
 {%- endmacro %}

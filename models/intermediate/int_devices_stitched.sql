@@ -2,7 +2,12 @@
 
 with
 
--- only logged-in events tell us whose device it is; staging holds the whole history
+erased_identities as (
+    select * from {{ ref('int_erased_identities') }}
+),
+
+-- only logged-in events tell us whose device it is; staging holds the whole history; an
+-- erased user's devices are stitched to nobody
 logged_in_events as (
     select
         user_pseudo_id,
@@ -12,6 +17,8 @@ logged_in_events as (
     where
         user_id is not null
         and user_pseudo_id is not null
+        and user_id not in (select erased_identities.erased_identity from erased_identities)
+        and user_pseudo_id not in (select erased_identities.erased_identity from erased_identities)
 ),
 
 -- a device belongs to the first user seen logged in on it (a shared device keeps its first

@@ -7,7 +7,11 @@
         partitions=ga4_bigquery_partitions(),
         partition_expiration_days=truffle_partition_expiration_days(),
         cluster_by=['session_key'],
-        post_hook=["{{ ga4_restitch_devices() }}"],
+        post_hook=[
+            "{{ ga4_restitch_devices() }}",
+            "{{ ga4_erase_identities_from(this, 'session_start_date') }}",
+            "{{ ga4_apply_retention(\"'user_activity'\", 'session_start_date') }}",
+        ],
     )
 }}
 

@@ -5,8 +5,13 @@
         unique_key=truffle_incremental_key('conversion_date'),
         partition_by=truffle_partition_by('conversion_date'),
         partitions=ga4_bigquery_partitions(),
+        partition_expiration_days=truffle_partition_expiration_days(),
         cluster_by=['conversion_type', 'unified_user_id', 'currency'],
-        post_hook=["{{ ga4_restitch_devices() }}"],
+        post_hook=[
+            "{{ ga4_restitch_devices() }}",
+            "{{ ga4_erase_identities_from(this, 'conversion_date') }}",
+            "{{ ga4_apply_retention(\"'transaction'\", 'conversion_date') }}",
+        ],
     )
 }}
 

@@ -5,9 +5,14 @@
         unique_key=truffle_incremental_key('event_date'),
         partition_by=truffle_partition_by('event_date'),
         partitions=ga4_bigquery_partitions(),
+        partition_expiration_days=truffle_partition_expiration_days(),
         require_partition_filter=true,
         cluster_by=['event_name', 'unified_user_id', 'session_key'],
-        post_hook=["{{ ga4_restitch_devices('is_stitched_identity') }}"],
+        post_hook=[
+            "{{ ga4_restitch_devices('is_stitched_identity') }}",
+            "{{ ga4_erase_identities_from(this, 'event_date') }}",
+            "{{ ga4_apply_retention('retention_category', 'event_date') }}",
+        ],
     )
 }}
 
@@ -20,6 +25,14 @@ staged_events as (
 
 stitched_devices as (
     select * from {{ ref('int_devices_stitched') }}
+),
+
+erased_identities as (
+    select * from {{ ref('int_erased_identities') }}
+),
+
+retention_categories as (
+    select * from {{ ref('event_retention_categories') }}
 ),
 
 -- unified_user_id: the event's own login, else the device's user once it has logged in
@@ -41,8 +54,30 @@ identified as (
         on staged_events.user_pseudo_id = stitched_devices.user_pseudo_id
 ),
 
+-- retention: each event's category decides how long it is kept (unlisted: interaction)
+categorised as (
+    select
+        identified.*,
+        coalesce(retention_categories.retention_category, 'interaction') as retention_category
+    from identified
+    left join retention_categories
+        on identified.event_name = retention_categories.event_name
+),
+
+-- erasure requests: nothing of an erased user (or their devices) enters the marts; nothing
+-- past its retention either
+kept as (
+    select * from categorised
+    where
+        {{ ga4_within_retention('retention_category', 'event_date') }}
+        and
+        coalesce(user_id, '') not in (select erased_identities.erased_identity from erased_identities)
+        and coalesce(user_pseudo_id, '') not in (select erased_identities.erased_identity from erased_identities)
+        and coalesce(unified_user_id, '') not in (select erased_identities.erased_identity from erased_identities)
+),
+
 final as (
-    select * from identified
+    select * from kept
 )
 
 select * from final

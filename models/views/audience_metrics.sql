@@ -24,23 +24,24 @@ audience_sizes as (
     group by audience_id
 ),
 
--- the members' activity per day
+-- the members' activity per day (the join alias differs from the output column `sessions`:
+-- BigQuery resolves a GROUP BY path that starts with a select-list alias to that alias)
 member_activity as (
     select
         members.audience_id,
-        sessions.session_start_date as activity_date,
-        count(distinct sessions.unified_user_id) as active_members,
+        member_sessions.session_start_date as activity_date,
+        count(distinct member_sessions.unified_user_id) as active_members,
         count(*) as sessions,
-        {{ truffle_countif('sessions.is_engaged_session') }} as engaged_sessions,
-        cast(sum(sessions.conversion_count) as {{ truffle_type('int') }}) as conversions,
-        sum(sessions.revenue_usd) as revenue_usd,
-        sum(sessions.revenue_mxn) as revenue_mxn,
-        sum(sessions.revenue_cop) as revenue_cop,
-        cast(sum(sessions.engagement_time_msec) as {{ truffle_type('int') }}) as engagement_time_msec
+        {{ truffle_countif('member_sessions.is_engaged_session') }} as engaged_sessions,
+        cast(sum(member_sessions.conversion_count) as {{ truffle_type('int') }}) as conversions,
+        sum(member_sessions.revenue_usd) as revenue_usd,
+        sum(member_sessions.revenue_mxn) as revenue_mxn,
+        sum(member_sessions.revenue_cop) as revenue_cop,
+        cast(sum(member_sessions.engagement_time_msec) as {{ truffle_type('int') }}) as engagement_time_msec
     from members
-    inner join sessions
-        on members.unified_user_id = sessions.unified_user_id
-    group by members.audience_id, sessions.session_start_date
+    inner join sessions as member_sessions
+        on members.unified_user_id = member_sessions.unified_user_id
+    group by members.audience_id, member_sessions.session_start_date
 ),
 
 -- engagement score (0-100): half the engaged-session rate, half the average engagement

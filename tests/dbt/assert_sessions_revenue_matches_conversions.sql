@@ -1,5 +1,6 @@
 {#- Revenue is counted once per conversion: the sessions mart's revenue must equal the
-    conversions that belong to a session, per reporting currency. -#}
+    conversions that belong to a session, per reporting currency (within the sessions'
+    retention: purchases are kept longer than the sessions they happened in). -#}
 
 with
 
@@ -9,6 +10,7 @@ from_sessions as (
         coalesce(sum(revenue_mxn), 0) as revenue_mxn,
         coalesce(sum(revenue_cop), 0) as revenue_cop
     from {{ ref('sessions') }}
+    where session_start_date >= {{ ga4_retention_cutoff('user_activity') }}
 ),
 
 from_conversions as (
@@ -17,7 +19,12 @@ from_conversions as (
         coalesce(sum(revenue_mxn), 0) as revenue_mxn,
         coalesce(sum(revenue_cop), 0) as revenue_cop
     from {{ ref('conversions') }}
-    where session_key is not null
+    where
+        session_key is not null
+        and session_key in (
+            select kept_sessions.session_key from {{ ref('sessions') }} as kept_sessions
+            where kept_sessions.session_start_date >= {{ ga4_retention_cutoff('user_activity') }}
+        )
 )
 
 select

@@ -56,7 +56,12 @@ def test_bad_date_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_build_succeeds_with_exit_0(warehouse_env: Path) -> None:
     result = runner.invoke(
-        app, ["--vars", json.dumps({"ga4_export_path": str(JSON_SAMPLE)}), "build"]
+        app,
+        [
+            "--vars",
+            json.dumps({"ga4_export_path": str(JSON_SAMPLE), "ga4_run_date": "2020-12-27"}),
+            "build",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "dbt build summary" in result.output
@@ -65,7 +70,10 @@ def test_build_succeeds_with_exit_0(warehouse_env: Path) -> None:
 
 
 def test_failing_nodes_exit_1_and_are_listed(warehouse_env: Path) -> None:
-    variables = ["--vars", json.dumps({"ga4_export_path": str(JSON_SAMPLE)})]
+    variables = [
+        "--vars",
+        json.dumps({"ga4_export_path": str(JSON_SAMPLE), "ga4_run_date": "2020-12-27"}),
+    ]
     assert runner.invoke(app, [*variables, "build"]).exit_code == 0
     with duckdb.connect(str(warehouse_env)) as connection:  # break the sessions key
         connection.execute("insert into sessions select * from sessions limit 1")
@@ -82,7 +90,7 @@ def test_unknown_target_exits_2(warehouse_env: Path) -> None:
             "--target",
             "nosuch",
             "--vars",
-            json.dumps({"ga4_export_path": str(JSON_SAMPLE)}),
+            json.dumps({"ga4_export_path": str(JSON_SAMPLE), "ga4_run_date": "2020-12-27"}),
             "build",
         ],
     )

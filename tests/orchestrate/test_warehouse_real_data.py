@@ -104,7 +104,9 @@ def test_dbt_ran_data_and_unit_tests(real_warehouse: Warehouse) -> None:
 
 @pytest.fixture(scope="module")
 def json_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
-    return make_warehouse(tmp_path_factory.mktemp("json"), JSON_SAMPLE)
+    return make_warehouse(
+        tmp_path_factory.mktemp("json"), JSON_SAMPLE, {"ga4_run_date": "2020-12-27"}
+    )
 
 
 def test_bigquery_json_export_reads_int64_as_strings(json_warehouse: Warehouse) -> None:

@@ -1,0 +1,87 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='erased_identity',
+        incremental_strategy=truffle_upsert_strategy(),
+        post_hook=["{{ ga4_erase_identities_from(ref('stg_ga4__events'), 'event_date', this) }}"],
+    )
+}}
+
+{#- Append-only: once a device is known to belong to an erased user it stays erased, even
+    after the rows that linked them are gone. -#}
+
+with
+
+-- the erasure requests: the seed, or the user's own table (variable erasure_requests_relation)
+requests as (
+    select
+        cast(user_id as {{ truffle_type('string') }}) as user_id,
+        cast(user_pseudo_id as {{ truffle_type('string') }}) as user_pseudo_id,
+        cast(requested_date as date) as requested_date
+    {% if var('erasure_requests_relation', none) -%}
+    from {{ var('erasure_requests_relation') }}
+    {%- else -%}
+        from {{ ref('erasure_requests') }}
+    {%- endif %}
+),
+
+staged_events as (
+    select
+        user_id,
+        user_pseudo_id
+    from {{ ref('stg_ga4__events') }}
+    where user_id is not null and user_pseudo_id is not null
+),
+
+-- the identities named in the requests
+requested as (
+    select
+        user_id as erased_identity,
+        'user_id' as identity_type,
+        requested_date
+    from requests
+    where user_id is not null and user_id != ''
+    union all
+    select
+        user_pseudo_id as erased_identity,
+        'user_pseudo_id' as identity_type,
+        requested_date
+    from requests
+    where user_pseudo_id is not null and user_pseudo_id != ''
+),
+
+-- every device ever seen logged in as an erased user: its anonymous history is theirs too
+linked_devices as (
+    select distinct
+        staged_events.user_pseudo_id as erased_identity,
+        'user_pseudo_id' as identity_type,
+        requests.requested_date
+    from staged_events
+    inner join requests
+        on staged_events.user_id = requests.user_id
+),
+
+identities as (
+    select * from requested
+    union all
+    select * from linked_devices
+    {% if is_incremental() -%}
+    union all
+    select
+        erased_identity,
+        identity_type,
+        requested_date
+    from {{ this }}
+    {%- endif %}
+),
+
+final as (
+    select
+        erased_identity,
+        min(identity_type) as identity_type,
+        min(requested_date) as requested_date
+    from identities
+    group by erased_identity
+)
+
+select * from final

@@ -1,0 +1,27 @@
+{#- Every event with a session key belongs to a session of the sessions mart (a session's
+    facts cover all its events, whatever day they landed in), as long as sessions are kept:
+    events of some categories outlive the user-activity retention of their sessions. -#}
+
+with
+
+events as (
+    select * from {{ ref('events') }}
+    where
+        session_key is not null
+        -- the day after the cutoff: a session may have begun the day before its events
+        and event_date > {{ ga4_retention_cutoff('user_activity') }}
+),
+
+sessions as (
+    select * from {{ ref('sessions') }}
+),
+
+orphans as (
+    select events.event_key
+    from events
+    left join sessions
+        on events.session_key = sessions.session_key
+    where sessions.session_key is null
+)
+
+select * from orphans
