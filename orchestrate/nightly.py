@@ -110,6 +110,32 @@ def write_summary(path: Path, summary: dict) -> Path:
     return path
 
 
+def quarantine_counts(settings: Settings, outcome: BuildOutcome) -> dict[str, int]:
+    """Raw rows held in quarantine, by reason (from the quarantine model)."""
+    from orchestrate.engines import QueryFailed, engine_for
+
+    manifest_path = outcome.run.target_path / "manifest.json"
+    if not manifest_path.is_file():
+        return {}
+    nodes = json.loads(manifest_path.read_text())["nodes"]
+    node = nodes.get("model.random_truffle.stg_ga4__events_quarantined") or {}
+    relation = node.get("relation_name")
+    if not relation:
+        return {}
+    engine = engine_for(settings.target_name, settings.warehouse_path)
+    try:
+        result = engine.run(
+            f"select quarantine_reason, sum(raw_row_count) from {relation} group by 1",
+            {},
+            [],
+            timeout_seconds=60,
+            max_rows=100,
+        )
+    except QueryFailed:
+        return {}
+    return {str(reason): int(rows) for reason, rows in result.rows}
+
+
 def summarize(outcome: BuildOutcome) -> dict[str, object]:
     run = outcome.run
     costs = {line.name: line for line in outcome.costs}
@@ -185,6 +211,7 @@ def nightly(
             allow_expensive=allow_expensive,
         )
         summary.update(summarize(outcome))
+        summary["quarantine"] = quarantine_counts(settings, outcome)
         summary["outcome"] = outcome
     except CliError as error:
         summary.update({"models": [], "failures": [{"node": "cost check", "message": str(error)}]})

@@ -48,3 +48,17 @@
 {% macro bigquery__truffle_regexp_contains(expression, pattern) -%}
     regexp_contains({{ expression }}, r'{{ pattern }}')
 {%- endmacro %}
+
+
+{#- `select *` without some columns. -#}
+{% macro truffle_star_except(columns) -%}
+    {{ return(adapter.dispatch('truffle_star_except', 'random_truffle')(columns)) }}
+{%- endmacro %}
+
+{% macro default__truffle_star_except(columns) -%}
+    * exclude ({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro bigquery__truffle_star_except(columns) -%}
+    * except ({{ columns | join(', ') }})
+{%- endmacro %}

@@ -1,6 +1,7 @@
 {#- The GA4 export rows of the window, with the canonical columns (export_columns.sql) plus
-    `event_params` (canonical type), `item_count`, `source_table_suffix` (YYYYMMDD),
-    `is_intraday` and `source_file`. Only the window's shards are read (pitfall 14). -#}
+    `event_params` (canonical type), `item_count`, `raw_record` (the text of a record that
+    could not be parsed, else null), `source_table_suffix` (YYYYMMDD), `is_intraday` and
+    `source_file`. Only the window's shards are read (pitfall 14). -#}
 {% macro ga4_export_rows(source_relation) -%}
     {{ return(adapter.dispatch('ga4_export_rows', 'random_truffle')(source_relation)) }}
 {%- endmacro %}
@@ -44,6 +45,7 @@
         {{- ga4_export_select_list(columns) }}
         event_params,
         array_length(items) as item_count,
+        cast(null as string) as raw_record,
         regexp_extract(_table_suffix, r'([0-9]{8})$') as source_table_suffix,
         starts_with(_table_suffix, 'intraday_') as is_intraday,
         concat('events_', _table_suffix) as source_file
@@ -128,6 +130,30 @@
     {{ return('{' ~ rendered | join(', ') ~ '}') }}
 {%- endmacro %}
 
+{#- The same declared schema as a json_transform structure (JSON text, VARCHAR leaves). -#}
+{% macro ga4_duckdb_json_structure() -%}
+    {%- set tree = ga4_export_path_tree() -%}
+    {%- set rendered = [] -%}
+    {%- for name, children in tree.items() -%}
+        {%- do rendered.append('"' ~ name ~ '": ' ~ ga4_duckdb_structure_text(children)) -%}
+    {%- endfor -%}
+    {%- do rendered.append('"event_params": [{"key": "VARCHAR", "value": {"string_value": "VARCHAR", "int_value": "VARCHAR", "float_value": "VARCHAR", "double_value": "VARCHAR"}}]') -%}
+    {%- do rendered.append('"items": ["JSON"]') -%}
+    {{ return('{' ~ rendered | join(', ') ~ '}') }}
+{%- endmacro %}
+
+{% macro ga4_duckdb_structure_text(children) -%}
+    {%- if children | length == 0 -%}
+        {{- '"VARCHAR"' -}}
+    {%- else -%}
+        {%- set fields = [] -%}
+        {%- for name, grandchildren in children.items() -%}
+            {%- do fields.append('"' ~ name ~ '": ' ~ ga4_duckdb_structure_text(grandchildren)) -%}
+        {%- endfor -%}
+        {{- '{' ~ fields | join(', ') ~ '}' -}}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro ga4_duckdb_struct_text(children) -%}
     {%- if children | length == 0 -%}
         {{- 'VARCHAR' -}}
@@ -148,6 +174,32 @@
 {% macro ga4_duckdb_scan(files, file_format) -%}
     {%- if file_format == 'parquet' -%}
         {%- set reader = "read_parquet(" ~ ga4_duckdb_file_list(files) ~ ", union_by_name = true, filename = true)" -%}
+    {%- elif file_format == 'ndjson' -%}
+        {#- Newline-delimited JSON is read line by line: a valid line is parsed with the declared
+            schema, a malformed one stays a row (its text in raw_record) to be quarantined,
+            rather than failing the build or vanishing. -#}
+        {%- set reader -%}
+        (
+            select
+                lines.filename,
+                case when lines.record is null then lines.raw_line end as raw_record,
+                unnest(lines.record)
+            from (
+                select
+                    filename,
+                    raw_line,
+                    case
+                        when json_valid(raw_line) then json_transform(raw_line, '{{ ga4_duckdb_json_structure() }}')
+                    end as record
+                from read_csv(
+                    {{ ga4_duckdb_file_list(files) }}, columns = {'raw_line': 'VARCHAR'}, header = false,
+                    delim = chr(30), quote = '', escape = '', auto_detect = false, filename = true,
+                    max_line_size = 100000000
+                )
+                where trim(raw_line) != ''
+            ) as lines
+        )
+        {%- endset -%}
     {%- else -%}
         {%- set reader = "read_json(" ~ ga4_duckdb_file_list(files) ~ ", columns = " ~ ga4_duckdb_json_columns() ~ ", filename = true)" -%}
     {%- endif -%}
@@ -175,6 +227,7 @@
         {{- ga4_export_select_list(columns) }}
         {{ params }} as event_params,
         {{ 'len(items)' if 'items' in columns else 'cast(null as bigint)' }} as item_count,
+        {{ 'raw_record' if 'raw_record' in columns else 'cast(null as varchar)' }} as raw_record,
         regexp_extract(filename, 'events_(intraday_)?([0-9]{8})', 2) as source_table_suffix,
         contains(filename, 'events_intraday_') as is_intraday,
         regexp_extract(filename, '[^/]+$') as source_file
@@ -187,7 +240,11 @@
     {%- endif -%}
     {%- set files = ga4_duckdb_export_files() -%}
     {%- set groups = [] -%}
-    {%- for file_format in ['parquet', 'json'] -%}
+    {%- for file in files if file.format == 'json' -%}
+        {%- set first = run_query("select left(ltrim(raw_line), 1) from read_csv('" ~ file.path ~ "', columns = {'raw_line': 'VARCHAR'}, header = false, delim = chr(30), quote = '', escape = '', auto_detect = false, max_line_size = 100000000) where trim(raw_line) != '' limit 1") -%}
+        {%- do file.update({'format': 'json' if first.rows and first.rows[0][0] == '[' else 'ndjson'}) -%}
+    {%- endfor -%}
+    {%- for file_format in ['parquet', 'ndjson', 'json'] -%}
         {%- set group = files | selectattr('format', 'equalto', file_format) | list -%}
         {%- if group -%}{%- do groups.append(ga4_duckdb_scan(group, file_format)) -%}{%- endif -%}
     {%- endfor -%}
@@ -199,6 +256,7 @@
         {{- ga4_export_select_list({}) }}
         cast(null as {{ ga4_duckdb_params_type() }}) as event_params,
         cast(null as bigint) as item_count,
+        cast(null as varchar) as raw_record,
         cast(null as varchar) as source_table_suffix,
         cast(null as boolean) as is_intraday,
         cast(null as varchar) as source_file

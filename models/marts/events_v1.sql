@@ -18,9 +18,13 @@
 
 with
 
+-- quarantined rows stay in staging (stg_ga4__events_quarantined), out of the marts
 staged_events as (
-    select * from {{ ref('stg_ga4__events') }}
-    where {{ ga4_window_filter('event_date') }}
+    select {{ truffle_star_except(['quarantine_reason', 'raw_record']) }}
+    from {{ ref('stg_ga4__events') }}
+    where
+        {{ ga4_window_filter('event_date') }}
+        and quarantine_reason is null
 ),
 
 stitched_devices as (

@@ -54,7 +54,12 @@ typed as (
         {{ ga4_typed_param('ga_session_id__value', 'string') }} as ga_session_id,
         ---------- event
         event_name,
-        {{ date_from_yyyymmdd('event_date_raw') }} as event_date,
+        -- an unparseable date falls back to its shard's day: the row stays (quarantined)
+        coalesce(
+            {{ date_from_yyyymmdd('event_date_raw') }},
+            {{ date_from_yyyymmdd('source_table_suffix') }}
+        ) as event_date,
+        {{ date_from_yyyymmdd('event_date_raw') }} as parsed_event_date,
         event_date_raw,
         event_timestamp as event_timestamp_micros,
         {{ timestamp_from_micros('event_timestamp') }} as event_at,
@@ -135,6 +140,7 @@ typed as (
         ecommerce_transaction_id,
         item_count,
         ---------- lineage
+        raw_record,
         source_table_suffix,
         is_intraday,
         source_file
@@ -145,6 +151,27 @@ typed as (
 windowed as (
     select * from typed
     where {{ ga4_window_filter('event_date') }}
+),
+
+-- rows that cannot be used are kept with the reason, never dropped: a malformed record, no
+-- date or name or time, a timestamp days away from its event_date (more than the time-zone
+-- offset allows), revenue below zero or beyond belief
+classified as (
+    select
+        *,
+        case
+            when raw_record is not null then 'malformed_record'
+            when parsed_event_date is null then 'invalid_event_date'
+            when event_name is null or event_name = '' then 'missing_event_name'
+            when event_timestamp_micros is null then 'missing_event_timestamp'
+            when abs({{ truffle_days_between('parsed_event_date', 'cast(event_at as date)') }}) > 1
+                then 'timestamp_outside_event_date'
+            when
+                ecommerce_purchase_revenue < 0
+                or ecommerce_purchase_revenue > {{ var('ga4_max_event_revenue', 100000000) }}
+                then 'invalid_revenue'
+        end as quarantine_reason
+    from windowed
 ),
 
 -- keys: ga_session_id is unique per device only (pitfall 1); consent-denied events have no
@@ -159,9 +186,9 @@ keyed as (
         {{ truffle_hash_key([
             'event_date_raw', 'stream_id', 'user_pseudo_id', 'ga_session_id', 'event_name',
             'event_timestamp_micros', 'batch_event_index', 'batch_page_id', 'batch_ordering_id',
-            'event_params_json',
+            'event_params_json', 'raw_record',
         ]) }} as event_key
-    from windowed
+    from classified
 ),
 
 -- one row per event fingerprint: retries and the daily/intraday overlap collapse (pitfall 2);
@@ -288,7 +315,9 @@ final as (
         source_table_suffix,
         is_intraday as is_from_intraday,
         source_file,
-        raw_row_count
+        raw_row_count,
+        quarantine_reason,
+        raw_record
     from deduplicated
 )
 

@@ -1,0 +1,159 @@
+"""A hostile GA4 export for reliability tests: the synthetic export, then damaged the ways real
+exports are. Each damage is counted in the returned ground truth.
+
+- a malformed line and a line with an unknown extra key in the NDJSON day;
+- events without ga_session_id; params in the unexpected value slot (int for string, string
+  for int);
+- purchases in an unknown currency; negative and absurd revenue;
+- events whose timestamp lies days away from their event_date;
+- near-duplicates (same event, a different upload offset) and exact duplicates;
+- an unknown extra column; a day without the newer columns next to days that have them;
+- an empty day file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+
+from orchestrate.demo_data import GeneratorConfig, generate_export
+
+HOSTILE_CONFIG = GeneratorConfig(
+    end_date=dt.date(2026, 1, 31), days=4, users=120, seed=99, json_days=1, intraday_days=0
+)
+NEWER_COLUMNS = (
+    "collected_traffic_source",
+    "is_active_user",
+    "batch_event_index",
+    "batch_page_id",
+    "batch_ordering_id",
+    "session_traffic_source_last_click",
+    "publisher",
+)
+
+
+def _day(config: GeneratorConfig, offset: int) -> dt.date:
+    return config.end_date - dt.timedelta(days=config.days - 1 - offset)
+
+
+def write_hostile_export(out_dir: Path, config: GeneratorConfig = HOSTILE_CONFIG) -> dict:
+    """Write the damaged export into out_dir; return {damage: count} plus the manifest."""
+    manifest = generate_export(out_dir, config)
+    truth: dict[str, object] = {"manifest": manifest}
+    json_day = out_dir / f"events_{_day(config, 0):%Y%m%d}.json"
+    lines = json_day.read_text().splitlines()
+    extra = json.loads(lines[0])
+    extra["a_column_google_added_later"] = {"x": 1}
+    lines.insert(3, json.dumps(extra))  # valid, with an unknown key: a new, distinct event
+    extra_changed = json.loads(lines[3])
+    extra_changed["event_timestamp"] = str(int(extra_changed["event_timestamp"]) + 1)
+    lines[3] = json.dumps(extra_changed)
+    lines.insert(5, lines[6][: len(lines[6]) // 2])  # a line cut in half
+    json_day.write_text("\n".join(lines) + "\n")
+    truth["malformed_json_lines"] = 1
+
+    older = out_dir / f"events_{_day(config, 1):%Y%m%d}.parquet"
+    damaged = out_dir / f"events_{_day(config, 2):%Y%m%d}.parquet"
+    with duckdb.connect() as connection:
+        # a day exported before the newer columns existed
+        connection.execute(
+            f"copy (select * exclude ({', '.join(NEWER_COLUMNS)}) from read_parquet(?)) "
+            "to ? (format parquet)",
+            [str(older), str(older) + ".tmp"],
+        )
+        connection.execute(
+            "create table day as select *, row_number() over () as rn from read_parquet(?)",
+            [str(damaged)],
+        )
+        consented = "user_pseudo_id is not null and event_name not in ('purchase')"
+        first_rows = connection.execute(
+            f"select rn from day where {consented} order by rn limit 30"
+        ).fetchall()
+        ids = [row[0] for row in first_rows]
+        no_session, shifted = ids[:5], ids[10:12]
+        wrong_slot = [
+            row[0]
+            for row in connection.execute(
+                "select rn from day where event_name = 'page_view' and user_pseudo_id is not "
+                "null and rn not in (select unnest(?)) order by rn limit 5",
+                [ids],
+            ).fetchall()
+        ]
+        connection.execute(
+            "update day set event_params = list_filter(event_params, "
+            "lambda p: p.key != 'ga_session_id') where rn in (select unnest(?))",
+            [no_session],
+        )
+        connection.execute(
+            "update day set event_params = list_transform(event_params, lambda p: case "
+            "when p.key = 'engagement_time_msec' then {'key': p.key, 'value': "
+            "{'string_value': cast(p.value.int_value as varchar), 'int_value': null, "
+            "'float_value': null, 'double_value': null}} "
+            "when p.key = 'page_title' then {'key': p.key, 'value': {'string_value': null, "
+            "'int_value': 42, 'float_value': null, 'double_value': null}} else p end) "
+            "where rn in (select unnest(?))",
+            [wrong_slot],
+        )
+        connection.execute(
+            "update day set event_timestamp = event_timestamp + cast(432000000000 as bigint) "
+            "where rn in (select unnest(?))",
+            [shifted],
+        )
+        purchases = [
+            row[0]
+            for row in connection.execute(
+                "select rn from day where event_name = 'purchase' and ecommerce is not null "
+                "order by rn"
+            ).fetchall()
+        ]
+        unknown_currency, negative, absurd = purchases[0:2], purchases[2:3], purchases[3:4]
+        connection.execute(
+            "update day set event_params = list_transform(event_params, lambda p: case "
+            "when p.key = 'currency' then {'key': p.key, 'value': {'string_value': 'XYZ', "
+            "'int_value': null, 'float_value': null, 'double_value': null}} else p end) "
+            "where rn in (select unnest(?))",
+            [unknown_currency],
+        )
+        for row_ids, amount in ((negative, -50.0), (absurd, 1.0e12)):
+            connection.execute(
+                "update day set ecommerce = struct_update(ecommerce, purchase_revenue := ?, "
+                "purchase_revenue_in_usd := ?) where rn in (select unnest(?))",
+                [amount, amount, row_ids],
+            )
+        # near-duplicates: the same event uploaded twice with a different offset
+        connection.execute(
+            "insert into day select * replace (coalesce(event_server_timestamp_offset, 0) + 7 "
+            "as event_server_timestamp_offset, rn + 1000000 as rn) from day where rn in "
+            "(select unnest(?))",
+            [ids[20:23]],
+        )
+        connection.execute(
+            "copy (select * exclude (rn), 'surprise' as a_column_google_added_later from day "
+            "order by rn) to ? (format parquet)",
+            [str(damaged) + ".tmp"],
+        )
+        empty_day = out_dir / f"events_{config.end_date + dt.timedelta(days=1):%Y%m%d}.parquet"
+        connection.execute(
+            "copy (select * from read_parquet(?) limit 0) to ? (format parquet)",
+            [str(damaged), str(empty_day)],
+        )
+    Path(str(older) + ".tmp").replace(older)
+    Path(str(damaged) + ".tmp").replace(damaged)
+    truth.update(
+        {
+            "sessionless_events": len(no_session),
+            "wrong_slot_events": len(wrong_slot),
+            "timestamp_outside_event_date": len(shifted),
+            "unknown_currency_purchases": len(unknown_currency),
+            "invalid_revenue": len(negative) + len(absurd),
+            "near_duplicates": 3,
+            "damaged_day": _day(config, 2).isoformat(),
+            "empty_day": (config.end_date + dt.timedelta(days=1)).isoformat(),
+            "old_schema_day": _day(config, 1).isoformat(),
+            "json_day": _day(config, 0).isoformat(),
+        }
+    )
+    return truth
