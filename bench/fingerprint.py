@@ -1,0 +1,71 @@
+"""Row count and an order-independent checksum of every relation of a warehouse, to prove a
+performance change left the results identical.
+
+    python -m bench.fingerprint WAREHOUSE.duckdb [--json OUT.json] [--compare OTHER.json]
+
+Doubles are rounded to 6 decimals (summation order differs between runs and thread counts);
+everything else is hashed as stored. Two warehouses built from the same export and variables
+must give the same fingerprint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import duckdb
+
+
+def fingerprint(path: Path) -> dict[str, list]:
+    result: dict[str, list] = {}
+    with duckdb.connect(str(path), read_only=True) as connection:
+        relations = connection.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'main' order by table_name"
+        ).fetchall()
+        for (name,) in relations:
+            columns = connection.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'main' and table_name = ? order by ordinal_position",
+                [name],
+            ).fetchall()
+            expressions = ", ".join(
+                f'round("{column}", 6)' if kind in ("DOUBLE", "FLOAT") else f'"{column}"'
+                for column, kind in columns
+            )
+            count, checksum = connection.execute(
+                f'select count(*), sum(hash(({expressions}))) from "{name}"'
+            ).fetchall()[0]
+            result[name] = [int(count), str(checksum), [c for c, _ in columns]]
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.fingerprint")
+    parser.add_argument("warehouse", type=Path)
+    parser.add_argument("--json", type=Path, help="write the fingerprint here")
+    parser.add_argument("--compare", type=Path, help="a fingerprint JSON to compare with")
+    args = parser.parse_args(argv)
+    current = fingerprint(args.warehouse)
+    if args.json:
+        args.json.write_text(json.dumps(current, indent=1) + "\n")
+    for name, (count, checksum, _) in current.items():
+        print(f"{name:<34} {count:>12,} {checksum}")
+    if args.compare:
+        reference = json.loads(args.compare.read_text())
+        differing = sorted(
+            name
+            for name in set(reference) | set(current)
+            if reference.get(name) != current.get(name)
+        )
+        if differing:
+            print(f"DIFFERENT: {', '.join(differing)}")
+            return 1
+        print("identical to", args.compare)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
