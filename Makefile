@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test setup lint sqllint pytest clean
+.PHONY: demo test setup lint sqllint pytest bench clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ pytest: setup
 	$(BIN)/pytest
 
 test: lint sqllint pytest
+
+# Not part of the tests: the performance benchmark (bench/README.md); BENCH_ARGS=--quick for a smoke run.
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf target logs warehouse data .pytest_cache
