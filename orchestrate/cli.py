@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
@@ -14,6 +14,9 @@ from orchestrate import __version__
 from orchestrate.analyses import ParameterError
 from orchestrate.console import CliError, console, error_console, fail
 from orchestrate.cost import Thresholds, project_thresholds
+
+if TYPE_CHECKING:
+    from orchestrate.build import BuildOutcome
 from orchestrate.dbt import DbtUsageError
 from orchestrate.engines import QueryFailed, QueryTimeout
 from orchestrate.guard import QueryRefused
@@ -211,7 +214,6 @@ def build(
     Exit 0 when everything passed, 1 when nodes failed or a model is over the cost limit,
     2 for usage or configuration errors."""
     from orchestrate.build import build as run_build
-    from orchestrate.build import print_summary
 
     def action() -> int:
         outcome = run_build(
@@ -221,12 +223,19 @@ def build(
             thresholds=_thresholds(warn_mb, max_mb),
             allow_expensive=allow_expensive,
         )
-        print_summary(outcome)
-        if outcome.run.failures:
-            raise CliError(outcome.run.failure_report(), exit_code=1)
-        return 0
+        return _finish_build(outcome)
 
     _run(action)
+
+
+def _finish_build(outcome: BuildOutcome) -> int:
+    """Print the build summary; failing nodes end the command with exit code 1."""
+    from orchestrate.build import print_summary
+
+    print_summary(outcome)
+    if outcome.run.failures:
+        raise CliError(outcome.run.failure_report(), exit_code=1)
+    return 0
 
 
 @app.command()
@@ -281,7 +290,6 @@ def backfill(
     allow_expensive: AllowExpensive = False,
 ) -> None:
     """Re-process exactly a date range (late or corrected export days), without a full refresh."""
-    from orchestrate.build import print_summary
     from orchestrate.nightly import backfill as run_backfill
 
     first, last = _parse_date(start), _parse_date(end)
@@ -295,10 +303,7 @@ def backfill(
             last,
             allow_expensive=allow_expensive,
         )
-        print_summary(outcome)
-        if outcome.run.failures:
-            raise CliError(outcome.run.failure_report(), exit_code=1)
-        return 0
+        return _finish_build(outcome)
 
     _run(action)
 

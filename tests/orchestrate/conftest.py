@@ -48,24 +48,26 @@ class Warehouse:
         return self.run
 
     def checksums(self) -> dict[str, tuple[int, str]]:
-        """Row count and an order-independent checksum of every column, per mart and view
-        (floats rounded: summation order is not deterministic across threads)."""
-        result = {}
-        with duckdb.connect(str(self.path), read_only=True) as connection:
-            for table in MART_TABLES + VIEWS:
-                columns = connection.execute(
-                    "select column_name, data_type from information_schema.columns "
-                    "where table_name = ? order by ordinal_position",
-                    [table],
-                ).fetchall()
-                expressions = ", ".join(
-                    f"round({name}, 6)" if kind == "DOUBLE" else name for name, kind in columns
-                )
-                count, checksum = connection.execute(
-                    f"select count(*), sum(hash(({expressions}))) from {table}"
-                ).fetchall()[0]
-                result[table] = (int(count), str(checksum))
-        return result
+        """Row count and an order-independent checksum of every column, per mart and view."""
+        return {table: table_checksum(self.path, table) for table in MART_TABLES + VIEWS}
+
+
+def table_checksum(path: Path, table: str) -> tuple[int, str]:
+    """Row count and an order-independent checksum of all columns of one table (floats
+    rounded: summation order is not deterministic across threads)."""
+    with duckdb.connect(str(path), read_only=True) as connection:
+        columns = connection.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+        expressions = ", ".join(
+            f"round({name}, 6)" if kind == "DOUBLE" else name for name, kind in columns
+        )
+        count, checksum = connection.execute(
+            f"select count(*), sum(hash(({expressions}))) from {table}"
+        ).fetchall()[0]
+    return int(count), str(checksum)
 
 
 def dbt_build(

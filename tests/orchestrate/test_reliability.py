@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.orchestrate.conftest import (
@@ -24,6 +23,7 @@ from tests.orchestrate.conftest import (
     REPO,
     Warehouse,
     make_warehouse,
+    table_checksum,
 )
 from tests.orchestrate.test_nightly_cli import rewrite_day
 
@@ -52,22 +52,6 @@ def truffle(warehouse_path: Path, export: Path, *args: str, kill_at: str | None 
         text=True,
         timeout=600,
     )
-
-
-def table_checksum(path: Path, table: str) -> tuple[int, str]:
-    with duckdb.connect(str(path), read_only=True) as connection:
-        columns = connection.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_name = ? order by ordinal_position",
-            [table],
-        ).fetchall()
-        expressions = ", ".join(
-            f"round({name}, 6)" if kind == "DOUBLE" else name for name, kind in columns
-        )
-        count, checksum = connection.execute(
-            f"select count(*), sum(hash(({expressions}))) from {table}"
-        ).fetchall()[0]
-    return int(count), str(checksum)
 
 
 @pytest.fixture(scope="module")
