@@ -10,7 +10,7 @@ from rich.table import Table
 
 from orchestrate.console import CliError, console
 from orchestrate.cost import CostLine, Thresholds, compiled_nodes, measure, sort_lines
-from orchestrate.dbt import DbtRun, DbtUsageError, run_dbt
+from orchestrate.dbt import DbtRun, DbtUsageError, check_project, run_dbt
 from orchestrate.engines import engine_for
 from orchestrate.settings import Settings
 
@@ -18,7 +18,9 @@ EXPORT_PATTERNS = ("events_*.parquet", "events_*.json", "events_*.ndjson", "even
 
 
 def require_export(settings: Settings) -> None:
-    """On DuckDB the export is a folder of files: say so plainly when it is missing or empty."""
+    """On DuckDB the export is a folder of files: say so plainly when it is missing or empty
+    (after the project and profile checks: configuration first)."""
+    check_project(settings)
     if settings.target_name != "duckdb":
         return
     folder = settings.export_path

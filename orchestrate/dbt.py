@@ -164,6 +164,20 @@ def _first_line(exception: BaseException) -> str:
     return text or type(exception).__name__
 
 
+def check_project(settings: Settings) -> None:
+    """The project and its profile exist (checked before anything else)."""
+    if not (settings.project_dir / "dbt_project.yml").is_file():
+        raise DbtUsageError(
+            f"No dbt_project.yml in {settings.project_dir}: pass --project-dir or run from the "
+            "project folder."
+        )
+    if not (settings.profiles_dir / "profiles.yml").is_file():
+        raise DbtUsageError(
+            f"No profiles.yml in {settings.profiles_dir}: pass --profiles-dir (see "
+            "profiles.example.yml)."
+        )
+
+
 def run_dbt(
     args: Sequence[str],
     settings: Settings,
@@ -180,16 +194,7 @@ def run_dbt(
     """
     from dbt.cli.main import dbtRunner  # imported lazily: dbt is slow to import
 
-    if not (settings.project_dir / "dbt_project.yml").is_file():
-        raise DbtUsageError(
-            f"No dbt_project.yml in {settings.project_dir}: pass --project-dir or run from the "
-            "project folder."
-        )
-    if not (settings.profiles_dir / "profiles.yml").is_file():
-        raise DbtUsageError(
-            f"No profiles.yml in {settings.profiles_dir}: pass --profiles-dir (see "
-            "profiles.example.yml)."
-        )
+    check_project(settings)
     target_path = (target_path or settings.project_dir / "target").resolve()
     variables = settings.dbt_vars()
     variables.update(extra_vars or {})
