@@ -25,6 +25,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -33,14 +34,31 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.datasets import BENCH_DIR, DATA_DIR, Dataset, datasets_for
+from bench.datasets import (
+    BENCH_DIR,
+    DATA_DIR,
+    DEVICES_PER_MILLION_EVENTS_30D,
+    Dataset,
+    datasets_for,
+)
 
 REPO = BENCH_DIR.parent
 WORK_DIR = DATA_DIR / "work"
 RESULTS_FILE = BENCH_DIR / "results.json"
 HISTORY_DIR = BENCH_DIR / "results"
-STEPS = ("raw", "full", "nightly", "analyses")
+STEPS = ("raw", "full", "history", "analyses", "nightly")
 GIB = 1024**3
+# A long history is built (step `history`) in runs of this many days.
+CHUNK_DAYS = 30
+
+
+def enough_disk_for_full(dataset: Dataset) -> bool:
+    """A full refresh of a long history spills its dedup window and sort to disk (with the
+    profile's memory limit): ~2 GB per 1M raw rows, plus the warehouse (~0.6 GB per 1M)."""
+    raw_millions = dataset.config.users / DEVICES_PER_MILLION_EVENTS_30D  # ~21 events a device
+    needed = raw_millions * (2.0 + 0.6) * 1e9
+    return shutil.disk_usage(WORK_DIR.parent).free > needed * 1.2
+
 
 TARGETS = {
     "full_over_raw_10m": ("full build / raw pass, 10M (30d)", 3.0),
@@ -65,7 +83,15 @@ def profile_settings() -> dict[str, str]:
 
     document = yaml.safe_load((REPO / "profiles.example.yml").read_text())
     output = document["random_truffle"]["outputs"]["duckdb"]
-    return {str(k): str(v).lower() for k, v in (output.get("settings") or {}).items()}
+    settings = {}
+    for name, value in (output.get("settings") or {}).items():
+        text = str(value)
+        # the profile's only template form: {{ env_var('NAME', 'default') }}
+        template = re.fullmatch(r"\{\{\s*env_var\('(\w+)',\s*'([^']*)'\)\s*\}\}", text.strip())
+        if template:
+            text = os.environ.get(template.group(1), template.group(2))
+        settings[str(name)] = text.lower() if isinstance(value, bool) else text
+    return settings
 
 
 def run_child(spec: dict) -> dict:
@@ -132,8 +158,19 @@ def summarize(samples: list[dict]) -> dict:
 class DatasetBench:
     """Every step for one dataset, in its own work folder (warehouses, dbt target)."""
 
-    def __init__(self, dataset: Dataset, reps: int, steps: set[str]) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        reps: int,
+        steps: set[str],
+        project_dir: Path = REPO,
+        chunk_days: int = CHUNK_DAYS,
+        build_reps: int | None = None,
+    ) -> None:
         self.dataset = dataset
+        self.project_dir = project_dir
+        self.chunk_days = chunk_days
+        self.build_reps = build_reps or reps
         self.reps = reps
         self.steps = steps
         self.work = WORK_DIR / dataset.name
@@ -148,7 +185,7 @@ class DatasetBench:
     def dbt_spec(self, args: list[str], warehouse: Path, target: str) -> dict:
         return {
             "kind": "dbt",
-            "project_dir": str(REPO),
+            "project_dir": str(self.project_dir),
             "args": args,
             "vars": self.vars,
             "warehouse": str(warehouse),
@@ -164,11 +201,12 @@ class DatasetBench:
             else:
                 candidate.unlink(missing_ok=True)
 
-    def repeat(self, label: str, make_spec, before=None) -> dict:
+    def repeat(self, label: str, make_spec, before=None, reps: int | None = None) -> dict:
         samples = []
-        for rep in range(self.reps):
+        reps = reps or self.reps
+        for rep in range(reps):
             if before:
-                before()
+                before(rep)
             try:
                 sample = run_child(make_spec())
             except RuntimeError as error:  # recorded, and the other steps still run
@@ -177,7 +215,7 @@ class DatasetBench:
             samples.append(sample)
             rss = sample["peak_rss_bytes"] / GIB
             log(
-                f"  {self.dataset.name} {label} rep {rep + 1}/{self.reps}: "
+                f"  {self.dataset.name} {label} rep {rep + 1}/{reps}: "
                 f"{sample['seconds']:.2f} s (cpu {sample['cpu_seconds']:.1f} s), "
                 f"peak {rss:.2f} GiB, load {sample['load_before'][0]}"
             )
@@ -217,49 +255,150 @@ class DatasetBench:
                 result["raw_events"] = steps["raw"]["samples"][0]["events"]
             self.remove_database(scratch)
 
-        need_build = bool(self.steps & {"full", "nightly", "analyses"})
-        if "full" in self.steps or (need_build and not self.built.is_file()):
-            building = self.work / "full.duckdb"
-            full_args = [
-                "build",
-                "--exclude",
-                "resource_type:test",
-                "resource_type:unit_test",
-                "--full-refresh",
-            ]
-            steps["full"] = self.repeat(
-                "full build",
-                lambda: self.dbt_spec(full_args, building, "target-full"),
-                before=lambda: self.remove_database(building),
+        need_build = bool(self.steps & {"full", "history", "nightly", "analyses"})
+        long_history = self.dataset.days > self.chunk_days
+        run_full = "full" in self.steps
+        if run_full and long_history and not enough_disk_for_full(self.dataset):
+            free = shutil.disk_usage(self.work).free / GIB
+            log(
+                f"  {self.dataset.name}: no full refresh (its spill and warehouse need more "
+                f"than the {free:.0f} GiB free): the history is built in 30-day runs instead"
             )
-            if "error" in steps["full"]:
-                return result  # nothing built: the other steps cannot run
-            self.remove_database(self.built)
-            shutil.move(building, self.built)
+            result["full_skipped"] = f"not enough free disk ({free:.0f} GiB)"
+            run_full = False
+        run_history = long_history and not run_full and "history" in self.steps
+        if not (run_full or run_history) and need_build and not self.built.is_file():
+            run_full, run_history = not long_history, long_history
+        if run_full and not self.run_full(steps):
+            return result  # nothing built: the other steps cannot run
+        if run_history and not self.run_history(steps):
+            return result
+        if self.built.is_file():
             result["warehouse_bytes"] = self.built.stat().st_size
+
+        if "analyses" in self.steps:
+            steps["analyses"] = self.run_analyses()
 
         if "nightly" in self.steps:
             nightly = self.work / "nightly.duckdb"
 
-            def fresh_copy() -> None:
+            def fresh_copy(rep: int) -> None:
                 self.remove_database(nightly)
-                shutil.copyfile(self.built, nightly)
+                if rep < self.reps - 1:
+                    shutil.copyfile(self.built, nightly)
+                else:  # the last run on the build itself: one warehouse less on disk
+                    shutil.move(self.built, nightly)
 
             steps["nightly"] = self.repeat(
                 "nightly",
                 lambda: self.dbt_spec(["run"], nightly, "target-nightly"),
                 before=fresh_copy,
             )
+            if nightly.is_file():  # the refreshed warehouse holds the same data: keep it
+                self.remove_database(self.built)
+                shutil.move(nightly, self.built)
             self.remove_database(nightly)
-
-        if "analyses" in self.steps:
-            steps["analyses"] = self.run_analyses()
         return result
+
+    FULL_ARGS = (
+        "build",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:unit_test",
+        "--full-refresh",
+    )
+
+    def run_full(self, steps: dict) -> bool:
+        """`dbt build --full-refresh` (no tests) into a new file; the last one is kept."""
+        building = self.work / "full.duckdb"
+        steps["full"] = self.repeat(
+            "full build",
+            lambda: self.dbt_spec(list(self.FULL_ARGS), building, "target-full"),
+            before=lambda rep: self.remove_database(building),
+            reps=self.build_reps,
+        )
+        if "error" in steps["full"]:
+            return False
+        self.remove_database(self.built)
+        shutil.move(building, self.built)
+        return True
+
+    def run_history(self, steps: dict) -> bool:
+        """The history built as it would have grown: a full refresh of the first 30 days, then
+        one backfill run (`dbt run`) per following 30 days. Each run holds one 30-day window,
+        so a long history builds where one full refresh would not fit (memory, spill)."""
+        days = self.dataset.days
+        first_day = self.dataset.end_date - dt.timedelta(days=days - 1)
+        chunks = []
+        for start in range(0, days, self.chunk_days):
+            chunk_start = first_day + dt.timedelta(days=start)
+            chunk_end = min(
+                chunk_start + dt.timedelta(days=self.chunk_days - 1), self.dataset.end_date
+            )
+            chunks.append((chunk_start, chunk_end))
+        # the first run sees only its own days: a folder of links to their files
+        first_folder = self.work / "first-chunk-export"
+        shutil.rmtree(first_folder, ignore_errors=True)
+        first_folder.mkdir(parents=True)
+        for path in self.dataset.files():
+            day = dt.datetime.strptime(path.stem.rsplit("_", 1)[-1], "%Y%m%d").date()
+            if day <= chunks[0][1]:
+                (first_folder / path.name).symlink_to(path)
+        building = self.work / "history.duckdb"
+        samples = []
+        for rep in range(self.build_reps):
+            self.remove_database(building)
+            parts = []
+            for index, (chunk_start, chunk_end) in enumerate(chunks):
+                spec = self.dbt_spec(
+                    list(self.FULL_ARGS) if index == 0 else ["run"], building, "target-history"
+                )
+                if index == 0:
+                    spec["vars"] = {
+                        **self.vars,
+                        "ga4_export_path": str(first_folder),
+                        "ga4_run_date": chunk_end.isoformat(),
+                    }
+                else:
+                    spec["vars"] = {
+                        **self.vars,
+                        "ga4_backfill_start_date": chunk_start.isoformat(),
+                        "ga4_backfill_end_date": chunk_end.isoformat(),
+                    }
+                try:
+                    part = run_child(spec)
+                except RuntimeError as error:
+                    log(f"  {self.dataset.name} history FAILED: {error}")
+                    steps["history"] = {"error": str(error)[-2000:]}
+                    return False
+                part["days"] = [chunk_start.isoformat(), chunk_end.isoformat()]
+                parts.append(part)
+                log(
+                    f"  {self.dataset.name} history rep {rep + 1}/{self.build_reps} "
+                    f"run {index + 1}/{len(chunks)} ({chunk_start} to {chunk_end}): "
+                    f"{part['seconds']:.1f} s "
+                    f"(cpu {part['cpu_seconds']:.1f} s), peak {part['peak_rss_bytes'] / GIB:.2f} "
+                    f"GiB, load {part['load_before'][0]}"
+                )
+            samples.append(
+                {
+                    "seconds": round(sum(p["seconds"] for p in parts), 3),
+                    "cpu_seconds": round(sum(p["cpu_seconds"] for p in parts), 3),
+                    "peak_rss_bytes": max(p["peak_rss_bytes"] for p in parts),
+                    "load_before": parts[0]["load_before"],
+                    "runs": parts,
+                }
+            )
+        steps["history"] = summarize(samples)
+        self.remove_database(self.built)
+        shutil.move(building, self.built)
+        shutil.rmtree(first_folder, ignore_errors=True)
+        return True
 
     def run_analyses(self) -> dict:
         from orchestrate.analyses import load_analyses
 
-        names = sorted(load_analyses(REPO))
+        names = sorted(load_analyses(self.project_dir))
         target = self.work / "target-analyses"
         # compiled once (not timed): refs resolve against the built warehouse
         compile_spec = self.dbt_spec(["compile", "--select", *names], self.built, "target-analyses")
@@ -271,7 +410,7 @@ class DatasetBench:
                 f"analysis {name}",
                 lambda compiled=compiled, name=name: {
                     "kind": "analysis",
-                    "project_dir": str(REPO),
+                    "project_dir": str(self.project_dir),
                     "name": name,
                     "compiled": str(compiled),
                     "warehouse": str(self.built),
@@ -286,32 +425,41 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
-def step_median(results: dict, dataset: str, step: str) -> float | None:
+def step_entry(results: dict, dataset: str, step: str) -> dict | None:
     entry = results.get(dataset, {}).get("steps", {}).get(step)
-    return entry.get("median_seconds") if entry else None
+    return entry if entry and "error" not in entry else None
+
+
+def step_median(results: dict, dataset: str, step: str, key: str = "median_seconds"):
+    entry = step_entry(results, dataset, step)
+    return entry.get(key) if entry else None
 
 
 def compute_ratios(results: dict) -> dict:
-    """The issue's ratios, on the 10M datasets (or, for a --quick run, 1M as a stand-in)."""
+    """The issue's ratios, on the 10M datasets (or, for a --quick run, 1M as a stand-in).
+    At 90 days the full refresh may have been replaced by the history built in 30-day runs
+    (`history`): the nightly is then compared with that."""
     big = "10m-30d" if "10m-30d" in results else "1m-30d"
-    ratios: dict = {"measured_on": big}
-    ratios["full_over_raw_10m"] = ratio(
-        step_median(results, big, "full"), step_median(results, big, "raw")
-    )
-    ratios["nightly_over_full_10m_90d"] = ratio(
-        step_median(results, "10m-90d", "nightly"), step_median(results, "10m-90d", "full")
-    )
-    ratios["nightly_90d_over_30d"] = ratio(
-        step_median(results, "10m-90d", "nightly"), step_median(results, "10m-30d", "nightly")
-    )
+    long_build = "full" if step_entry(results, "10m-90d", "full") else "history"
+    ratios: dict = {"measured_on": big, "long_history_build": long_build}
+    for suffix, key in (("", "median_seconds"), ("_cpu", "median_cpu_seconds")):
+        ratios[f"full_over_raw_10m{suffix}"] = ratio(
+            step_median(results, big, "full", key), step_median(results, big, "raw", key)
+        )
+        ratios[f"nightly_over_full_10m_90d{suffix}"] = ratio(
+            step_median(results, "10m-90d", "nightly", key),
+            step_median(results, "10m-90d", long_build, key),
+        )
+        ratios[f"nightly_90d_over_30d{suffix}"] = ratio(
+            step_median(results, "10m-90d", "nightly", key),
+            step_median(results, "10m-30d", "nightly", key),
+        )
     analyses = results.get(big, {}).get("steps", {}).get("analyses", {})
     ratios["analysis_seconds_10m"] = {
         name: entry["median_seconds"] for name, entry in analyses.items() if "error" not in entry
     }
-    full = results.get(big, {}).get("steps", {}).get("full")
-    ratios["full_peak_gib_10m"] = (
-        round(full["peak_rss_bytes"] / GIB, 2) if full and "error" not in full else None
-    )
+    full = step_entry(results, big, "full")
+    ratios["full_peak_gib_10m"] = round(full["peak_rss_bytes"] / GIB, 2) if full else None
     return ratios
 
 
@@ -350,14 +498,21 @@ def print_report(document: dict) -> None:
                 )
     ratios = document["ratios"]
     print()
-    print(f"ratios (the 10M figures measured on {ratios['measured_on']}):")
+    print(
+        f"ratios (the 10M figures measured on {ratios['measured_on']}; the 90-day nightly "
+        f"compared with its {ratios['long_history_build']} build):"
+    )
     for key, (label, target) in TARGETS.items():
         value = ratios.get(key)
         if isinstance(value, dict):
             shown = ", ".join(f"{k} {v:.2f}" for k, v in value.items()) or "n/a"
         else:
             shown = "n/a" if value is None else f"{value:.3f}"
-        print(f"  {label:<42} {shown:<20} target <= {target:g}  {verdict(value, target)}")
+        cpu = ratios.get(f"{key}_cpu")
+        cpu_text = f" (cpu {cpu:.3f})" if cpu is not None else ""
+        print(
+            f"  {label:<42} {shown + cpu_text:<22} target <= {target:g}  {verdict(value, target)}"
+        )
     print(f"\nload average at start {document['load_start']}, at end {document['load_end']}")
     print(f"results: {RESULTS_FILE}")
 
@@ -374,6 +529,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--datasets", default="", help="only these datasets (e.g. 10m-90d), after --sizes"
     )
     parser.add_argument("--generate-only", action="store_true", help="generate exports, exit")
+    parser.add_argument(
+        "--build-reps",
+        type=int,
+        default=None,
+        help="repetitions of the full and history builds (default: --reps)",
+    )
+    parser.add_argument(
+        "--chunk-days",
+        type=int,
+        default=CHUNK_DAYS,
+        help="a history longer than this is built in runs of this many days (step history)",
+    )
     return parser.parse_args(argv)
 
 
@@ -404,7 +571,14 @@ def main(argv: list[str] | None = None) -> int:
             "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB, 1),
         },
         "versions": versions(),
-        "options": {"sizes": sizes, "reps": reps, "steps": sorted(steps)},
+        "options": {
+            "sizes": sizes,
+            "reps": reps,
+            "build_reps": 1 if args.quick else (args.build_reps or reps),
+            "steps": sorted(steps),
+            "chunk_days": args.chunk_days,
+        },
+        "duckdb_settings": profile_settings(),
         "load_start": load_average(),
         "datasets": {},
     }
@@ -412,7 +586,14 @@ def main(argv: list[str] | None = None) -> int:
     for dataset in datasets:
         size = dataset.bytes_on_disk() / GIB
         log(f"{dataset.name}: {len(dataset.files())} files, {size:.2f} GiB")
-        document["datasets"][dataset.name] = DatasetBench(dataset, reps, steps).run()
+        bench = DatasetBench(
+            dataset,
+            reps,
+            steps,
+            chunk_days=args.chunk_days,
+            build_reps=1 if args.quick else args.build_reps,
+        )
+        document["datasets"][dataset.name] = bench.run()
         # written after every dataset, so a long run that stops keeps what it measured
         document["load_end"] = load_average()
         document["ratios"] = compute_ratios(document["datasets"])

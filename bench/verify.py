@@ -13,10 +13,11 @@ import argparse
 import json
 import shutil
 import sys
+from pathlib import Path
 
 from bench.datasets import DATA_DIR, dataset
 from bench.fingerprint import fingerprint
-from bench.run import WORK_DIR, DatasetBench, log, run_child
+from bench.run import REPO, WORK_DIR, DatasetBench, log, run_child
 
 FINGERPRINTS = DATA_DIR / "fingerprints"
 
@@ -25,11 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.verify")
     parser.add_argument("--dataset", default="1m-30d", help="e.g. 1m-30d, 10m-30d")
     parser.add_argument("--save", action="store_true", help="save as the baseline")
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=REPO,
+        help="the dbt project to build (e.g. a copy without the change, to save the baseline)",
+    )
     args = parser.parse_args(argv)
     size, _, days = args.dataset.partition("-")
     chosen = dataset(size, int(days.rstrip("d") or 30))
     chosen.ensure(log)
-    bench = DatasetBench(chosen, reps=1, steps=set())
+    bench = DatasetBench(chosen, reps=1, steps=set(), project_dir=args.project_dir.resolve())
     bench.work = WORK_DIR / f"verify-{chosen.name}"
     bench.work.mkdir(parents=True, exist_ok=True)
     full = bench.work / "full.duckdb"

@@ -10,49 +10,52 @@ audience_rules as (
     select * from {{ ref('audiences') }}
 ),
 
--- one row per user and attribute, the value as text, so a rule is a join, not SQL to edit
-user_attribute_values as (
-    {%- for attribute, kind in audience_attributes().items() %}
-        select
-            unified_user_id,
-            '{{ attribute }}' as attribute,
-            lower(cast({{ attribute }} as {{ truffle_type('string') }})) as attribute_value
-        from users
-        {%- if not loop.last %}
-            union all
-        {%- endif -%}
-    {% endfor %}
+-- each (rule, user): the user's value of the rule's attribute, as lower-case text. A rule
+-- reads one attribute, picked by name, so only the rules asked about are evaluated (rather
+-- than every attribute of every user unpivoted to rows first and joined to the rules)
+rule_values as (
+    select
+        audience_rules.audience_id,
+        audience_rules.audience_name,
+        audience_rules.operator as rule_operator,
+        audience_rules.value as rule_value,
+        users.unified_user_id,
+        case audience_rules.attribute
+            {%- for attribute in audience_attributes() %}
+                when '{{ attribute }}' then lower(cast(users.{{ attribute }} as {{ truffle_type('string') }}))
+            {%- endfor %}
+        end as attribute_value
+    from audience_rules
+    cross join users
 ),
 
 -- each (user, rule): does the user's value satisfy it? operators: = != in >= > <= <
 rule_results as (
     select
-        audience_rules.audience_id,
-        audience_rules.audience_name,
-        user_attribute_values.unified_user_id,
-        case audience_rules.operator
-            when '=' then user_attribute_values.attribute_value = lower(audience_rules.value)
-            when '!=' then user_attribute_values.attribute_value != lower(audience_rules.value)
+        audience_id,
+        audience_name,
+        unified_user_id,
+        case rule_operator
+            when '=' then attribute_value = lower(rule_value)
+            when '!=' then attribute_value != lower(rule_value)
             when 'in'
                 then strpos(
-                        concat('|', lower(audience_rules.value), '|'),
-                        concat('|', user_attribute_values.attribute_value, '|')
+                        concat('|', lower(rule_value), '|'),
+                        concat('|', attribute_value, '|')
                     ) > 0
             when '>='
-                then {{ truffle_safe_cast('user_attribute_values.attribute_value', 'float') }}
-                    >= {{ truffle_safe_cast('audience_rules.value', 'float') }}
+                then {{ truffle_safe_cast('attribute_value', 'float') }}
+                    >= {{ truffle_safe_cast('rule_value', 'float') }}
             when '>'
-                then {{ truffle_safe_cast('user_attribute_values.attribute_value', 'float') }}
-                    > {{ truffle_safe_cast('audience_rules.value', 'float') }}
+                then {{ truffle_safe_cast('attribute_value', 'float') }}
+                    > {{ truffle_safe_cast('rule_value', 'float') }}
             when '<='
-                then {{ truffle_safe_cast('user_attribute_values.attribute_value', 'float') }}
-                    <= {{ truffle_safe_cast('audience_rules.value', 'float') }}
-            when '<' then {{ truffle_safe_cast('user_attribute_values.attribute_value', 'float') }}
-                < {{ truffle_safe_cast('audience_rules.value', 'float') }}
+                then {{ truffle_safe_cast('attribute_value', 'float') }}
+                    <= {{ truffle_safe_cast('rule_value', 'float') }}
+            when '<' then {{ truffle_safe_cast('attribute_value', 'float') }}
+                < {{ truffle_safe_cast('rule_value', 'float') }}
         end as is_rule_met
-    from audience_rules
-    inner join user_attribute_values
-        on audience_rules.attribute = user_attribute_values.attribute
+    from rule_values
 ),
 
 -- how many rules each audience has, and how many each user meets
