@@ -31,11 +31,13 @@ sqllint: setup
 pytest: setup
 	$(BIN)/pytest
 
-test: lint sqllint pytest
+test: bigquery-emulator lint sqllint pytest
 
 # Not part of the tests: the performance benchmark (bench/README.md); BENCH_ARGS=--quick for a smoke run.
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+include mk/bigquery.mk
 
 clean:
 	rm -rf target logs warehouse data .pytest_cache

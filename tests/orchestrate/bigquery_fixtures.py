@@ -1,0 +1,113 @@
+"""Fixtures for the BigQuery tests: the offline render and its analysis (never skipped), and a
+local BigQuery emulator with the warehouse built on it twice (skipped, with the reason, when
+Python 3.13 is missing). Session-scoped: each is made once per test run.
+
+Test modules use them with `pytest_plugins = ("tests.orchestrate.bigquery_fixtures",)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrate.bigquery import emulator as bq_emulator
+from orchestrate.bigquery.analyzer import AnalysisReport, analyze_statements
+from orchestrate.bigquery.render import RenderedStatement, load_manifest, render_bigquery
+from orchestrate.dbt import DbtRun, run_dbt
+from orchestrate.settings import Settings
+from tests.orchestrate.conftest import REAL_SAMPLE, REPO
+
+RUN_DATE = "2020-11-02"
+RENDER_VARIABLES = {"ga4_run_date": RUN_DATE, "ga4_partition_expiration_days": 400}
+EMULATOR_PROJECT = "emulator-project"
+EMULATOR_EXPORT_DATASET = "analytics_123456789"
+EMULATOR_DATASET = "random_truffle"
+# The real sample is the 2020-21 export vintage (no newer columns); its property is in
+# California, as the DuckDB reference build says.
+EMULATOR_VARIABLES = {
+    "ga4_project": EMULATOR_PROJECT,
+    "ga4_dataset": EMULATOR_EXPORT_DATASET,
+    "ga4_bigquery_has_newer_columns": False,
+    "ga4_property_time_zone": "America/Los_Angeles",
+}
+
+
+@dataclass
+class Rendered:
+    statements: list[RenderedStatement]
+    target_path: Path
+    manifest: dict[str, Any]
+
+    def get(self, name: str, form: str = "full") -> RenderedStatement:
+        return next(s for s in self.statements if s.name == name and s.form == form)
+
+
+@pytest.fixture(scope="session")
+def bigquery_render(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    """Every model (full and incremental form) and analysis rendered for BigQuery, offline,
+    for the run date 2020-11-02 with a partition retention of 400 days."""
+    target = tmp_path_factory.mktemp("bigquery_render")
+    statements = render_bigquery(REPO, target, variables=RENDER_VARIABLES)
+    return Rendered(statements, target, load_manifest(target))
+
+
+@pytest.fixture(scope="session")
+def bigquery_analysis(bigquery_render: Rendered) -> AnalysisReport:
+    return analyze_statements(bigquery_render.statements, bigquery_render.manifest, REPO)
+
+
+# ------------------------------------------------------------------ emulator ----
+
+
+@dataclass
+class EmulatorWarehouse:
+    emulator: bq_emulator.Emulator
+    client: Any
+    full: DbtRun
+    incremental: DbtRun
+
+    def query(self, sql: str) -> list[tuple]:
+        return [tuple(row.values()) for row in self.client.query(sql).result()]
+
+    def table(self, name: str) -> str:
+        return f"`{EMULATOR_PROJECT}.{EMULATOR_DATASET}.{name}`"
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A running emulator on free loopback ports; its virtual environment is set up first if
+    needed (skips, saying why, when there is no Python 3.13)."""
+    reason = bq_emulator.unavailable_reason(REPO)
+    if reason is not None:
+        pytest.skip(f"BigQuery emulator tests skipped: {reason}")
+    root = tmp_path_factory.mktemp("bigquery_emulator")
+    emulator = bq_emulator.Emulator(REPO, root / "data", project=EMULATOR_PROJECT).start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator_warehouse(
+    bigquery_emulator: bq_emulator.Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> EmulatorWarehouse:
+    """The two real sample days loaded as events_20201101/02, then `dbt build` on the
+    BigQuery target twice: a full refresh, then an incremental run for 2020-11-02."""
+    root = tmp_path_factory.mktemp("bigquery_emulator_build")
+    client = bigquery_emulator.client()
+    bq_emulator.load_export_days(
+        client, EMULATOR_EXPORT_DATASET, sorted(REAL_SAMPLE.glob("events_*.parquet"))
+    )
+    settings = Settings(
+        project_dir=REPO,
+        profiles_dir=bigquery_emulator.profile(root / "profile", EMULATOR_DATASET),
+        target="bigquery",
+        vars=dict(EMULATOR_VARIABLES),
+    )
+    full = run_dbt(["build", "--full-refresh"], settings, target_path=root / "full")
+    incremental = run_dbt(
+        ["build"], settings, target_path=root / "incremental", extra_vars={"ga4_run_date": RUN_DATE}
+    )
+    return EmulatorWarehouse(bigquery_emulator, client, full, incremental)

@@ -1,0 +1,127 @@
+"""dbt-bigquery against a local BigQuery emulator (local-bigquery, in its own Python 3.13
+environment): the two real sample days as `events_20201101` / `events_20201102`, `dbt build`
+twice on the BigQuery target (full refresh, then incremental for 2020-11-02), every model and
+test passing and the marts holding the DuckDB reference figures. Skipped, saying why, where
+Python 3.13 is missing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from orchestrate.bigquery.dry_run import DryRunError, dry_run_bytes
+
+if TYPE_CHECKING:
+    from tests.orchestrate.bigquery_fixtures import EmulatorWarehouse
+
+pytest_plugins = ("tests.orchestrate.bigquery_fixtures",)
+
+# "warn": a data-quality monitor with warn severity (the 2020 sample is not fresh)
+PASSING = {"success", "pass", "warn"}
+
+
+def _statuses(run) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for result in run.results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    return counts
+
+
+def test_full_refresh_build_passes(emulator_warehouse: EmulatorWarehouse) -> None:
+    run = emulator_warehouse.full
+    print(f"full refresh: {_statuses(run)}")
+    assert run.success, run.failure_report()
+    assert {result.status for result in run.results} <= PASSING
+    kinds = {result.resource_type for result in run.results}
+    assert {"model", "seed", "test", "unit_test"} <= kinds
+
+
+def test_incremental_build_passes(emulator_warehouse: EmulatorWarehouse) -> None:
+    run = emulator_warehouse.incremental
+    print(f"incremental: {_statuses(run)}")
+    assert run.success, run.failure_report()
+    assert {result.status for result in run.results} <= PASSING
+    assert len(run.results) == len(emulator_warehouse.full.results)
+
+
+def test_marts_hold_the_reference_figures(emulator_warehouse: EmulatorWarehouse) -> None:
+    warehouse = emulator_warehouse
+    sessions, engaged = warehouse.query(
+        f"select count(*), countif(is_engaged_session) from {warehouse.table('sessions')}"
+    )[0]
+    events, devices = warehouse.query(
+        "select count(*), count(distinct user_pseudo_id) "
+        f"from {warehouse.table('events')} where event_date >= '1900-01-01'"
+    )[0]
+    purchases, revenue = warehouse.query(
+        "select count(*), round(sum(revenue_usd), 2) "
+        f"from {warehouse.table('conversions')} where conversion_type = 'purchase'"
+    )[0]
+    print(
+        f"sessions {sessions}, engaged {engaged}, events {events}, devices {devices}, "
+        f"purchases {purchases}, revenue_usd {revenue}"
+    )
+    assert (sessions, engaged) == (6351, 5391)
+    assert (events, devices) == (79660, 5499)
+    assert (purchases, revenue) == (63, 5562.0)
+    kpis = warehouse.query(
+        "select sum(sessions), sum(events), round(sum(revenue_usd), 2) "
+        f"from {warehouse.table('daily_kpis')}"
+    )[0]
+    assert kpis == (6351, 79660, 5562.0)
+
+
+def test_the_events_mart_requires_a_partition_filter(emulator_warehouse: EmulatorWarehouse) -> None:
+    with pytest.raises(Exception, match="partition"):
+        emulator_warehouse.query(f"select count(*) from {emulator_warehouse.table('events')}")
+
+
+def test_a_dry_run_is_accepted_and_invalid_sql_is_one_clear_error(
+    emulator_warehouse: EmulatorWarehouse,
+) -> None:
+    client = emulator_warehouse.client
+    table = emulator_warehouse.table("sessions")
+    # the emulator reports 0 bytes: thresholds are measured on DuckDB
+    assert dry_run_bytes(f"select count(*) from {table}", client=client) >= 0
+    endpoint = emulator_warehouse.emulator.endpoint
+    from google.auth.credentials import AnonymousCredentials
+
+    assert (
+        dry_run_bytes(
+            f"select session_key from {table}",
+            project=emulator_warehouse.emulator.project,
+            client_options={"api_endpoint": endpoint},
+            credentials=AnonymousCredentials(),
+        )
+        >= 0
+    )
+    with pytest.raises(DryRunError) as caught:
+        dry_run_bytes(f"select no_such_column from {table}", client=client)
+    assert "no_such_column" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_without_python_313_the_emulator_says_why_in_one_line(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Never skipped: what a machine without Python 3.13 sees (make and pytest)."""
+    from orchestrate.bigquery import emulator
+
+    monkeypatch.setattr(emulator, "find_python313", lambda: None)
+    reason = emulator.unavailable_reason(tmp_path)
+    assert reason is not None and "Python 3.13" in reason and "\n" not in reason
+    monkeypatch.setattr(emulator, "venv_dir", lambda project_dir: tmp_path / ".venv-bq")
+    assert emulator.main(["setup"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "skipped" in out and "Python 3.13" in out
+
+
+def test_jobs_carry_labels_for_cost_attribution(emulator_warehouse: EmulatorWarehouse) -> None:
+    """query-comment with job-label: each dbt query job is labelled with the model it built
+    and the invocation, so the bill splits by model and by run."""
+    labels = [job.labels or {} for job in emulator_warehouse.client.list_jobs(max_results=2000)]
+    events_jobs = [label for label in labels if label.get("model") == "events"]
+    assert events_jobs, "no job labelled model=events"
+    assert all(label.get("app") == "random_truffle" for label in events_jobs)
+    assert all(label.get("invocation_id") for label in events_jobs)
