@@ -56,7 +56,7 @@ def check_costs(
     run = run_dbt(args, settings, target_path=target_path, extra_vars=extra_vars, quiet=True)
     ids = [result.unique_id for result in run.results]
     nodes = [node for node in compiled_nodes(target_path, ids) if node.kind in resource_types]
-    engine = engine_for(settings.target_name, settings.warehouse_path)
+    engine = engine_for(settings)
     lines = []
     for node in nodes:
         lines.append(measure(engine, node, thresholds, parameters))

@@ -308,6 +308,40 @@ def backfill(
     _run(action)
 
 
+@app.command("compile")
+def compile_(
+    target: Annotated[
+        str | None,
+        typer.Option(help="Profile target (overrides the global --target): duckdb or bigquery."),
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            help="BigQuery without credentials or network: render every model (full and "
+            "incremental form) and analysis, then run Google's GoogleSQL analyzer on each."
+        ),
+    ] = False,
+    analyze: Annotated[
+        bool, typer.Option(help="With --offline: analyze the rendered SQL (default on).")
+    ] = True,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the SQL [target/bigquery with --offline, else target]."),
+    ] = None,
+) -> None:
+    """Compile the SQL of every model and analysis for the target's engine.
+
+    `truffle compile --target bigquery --offline` proves the BigQuery side with no account:
+    exit 1 if any statement fails to render or to analyze (model name and the analyzer's
+    message), 2 for usage errors."""
+    from orchestrate.compile import compile_command
+
+    if target is not None:
+        state.settings.target = target
+
+    _run(lambda: compile_command(state.settings, offline=offline, analyze=analyze, out_dir=out))
+
+
 @app.command()
 def cost(
     select: Select = None,

@@ -20,9 +20,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
+
+if TYPE_CHECKING:
+    from orchestrate.settings import Settings
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_ROWS = 10_000
@@ -196,8 +199,9 @@ def _bigquery_parameter(name: str, value: object) -> Any:
 
 
 class BigQueryEngine:
-    """BigQuery through google-cloud-bigquery (credentials as the profile's environment says;
-    BIGQUERY_EMULATOR_HOST points it at a local emulator)."""
+    """BigQuery through google-cloud-bigquery, connected as a profile target says (project,
+    location, maximum_bytes_billed, method and key file or token, api_endpoint for an
+    emulator); BIGQUERY_EMULATOR_HOST also points it at a local emulator."""
 
     name = "bigquery"
 
@@ -206,41 +210,83 @@ class BigQueryEngine:
         project: str | None = None,
         location: str | None = None,
         maximum_bytes_billed: int | None = None,
+        *,
+        method: str | None = None,
+        keyfile: str | None = None,
+        token: str | None = None,
+        api_endpoint: str | None = None,
     ) -> None:
         self.project = project or os.environ.get("TRUFFLE_BQ_PROJECT")
         self.location = location or os.environ.get("TRUFFLE_BQ_LOCATION", "US")
         limit = maximum_bytes_billed or os.environ.get("TRUFFLE_BQ_MAXIMUM_BYTES_BILLED")
         self.maximum_bytes_billed = int(limit) if limit else None
+        self.method = method
+        self.keyfile = keyfile or os.environ.get("TRUFFLE_BQ_KEYFILE") or None
+        self.token = token
+        emulator = os.environ.get("BIGQUERY_EMULATOR_HOST")
+        if not api_endpoint and emulator:
+            api_endpoint = emulator if "://" in emulator else f"http://{emulator}"
+        self.api_endpoint = api_endpoint
         self._client: Any = None
+
+    @classmethod
+    def from_profile(cls, profiles_dir: Path, target: str) -> BigQueryEngine:
+        """The connection of a BigQuery target of profiles.yml (env_var() rendered)."""
+        output = profile_target(profiles_dir, target)
+        if output.get("type") != "bigquery":
+            raise QueryFailed(
+                f"target {target!r} in {profiles_dir / 'profiles.yml'} is not a BigQuery target"
+            )
+        limit = output.get("maximum_bytes_billed")
+        return cls(
+            project=str(output.get("project") or "") or None,
+            location=str(output.get("location") or "") or None,
+            maximum_bytes_billed=int(limit) if limit not in (None, "") else None,
+            method=str(output.get("method") or "") or None,
+            keyfile=str(output.get("keyfile") or "") or None,
+            token=str(output.get("token") or "") or None,
+            api_endpoint=str(output.get("api_endpoint") or "") or None,
+        )
+
+    def _credentials(self) -> Any:
+        if self.api_endpoint:  # an emulator checks no credentials
+            from google.auth.credentials import AnonymousCredentials
+
+            return AnonymousCredentials()
+        if self.method == "oauth-secrets" and self.token:
+            from google.oauth2.credentials import Credentials
+
+            return Credentials(self.token)
+        if self.keyfile and self.method in (None, "service-account"):
+            from google.oauth2 import service_account
+
+            return service_account.Credentials.from_service_account_file(self.keyfile)
+        return None  # oauth: the environment's application-default credentials
 
     @property
     def client(self) -> Any:
         if self._client is None:
             try:
                 from google.api_core.client_options import ClientOptions
-                from google.auth.credentials import AnonymousCredentials
                 from google.cloud import bigquery
             except ImportError as error:
                 raise QueryFailed(
                     "google-cloud-bigquery is not installed: pip install dbt-bigquery"
                 ) from error
-            emulator = os.environ.get("BIGQUERY_EMULATOR_HOST")
-            if emulator:
-                endpoint = emulator if "://" in emulator else f"http://{emulator}"
+            try:
                 self._client = bigquery.Client(
-                    project=self.project or "test",
-                    credentials=AnonymousCredentials(),
-                    client_options=ClientOptions(api_endpoint=endpoint),
+                    project=self.project,
+                    credentials=self._credentials(),
                     location=self.location,
+                    client_options=(
+                        ClientOptions(api_endpoint=self.api_endpoint) if self.api_endpoint else None
+                    ),
                 )
-            else:
-                keyfile = os.environ.get("TRUFFLE_BQ_KEYFILE")
-                if keyfile:
-                    self._client = bigquery.Client.from_service_account_json(
-                        keyfile, project=self.project, location=self.location
-                    )
-                else:
-                    self._client = bigquery.Client(project=self.project, location=self.location)
+            except Exception as error:  # no credentials, unreadable key file, ...
+                raise QueryFailed(
+                    f"cannot connect to BigQuery: {_one_line(error)} (check the profile's "
+                    "project and credentials)"
+                ) from None
         return self._client
 
     def _config(self, parameters: dict[str, object], **options: Any) -> Any:
@@ -287,19 +333,53 @@ class BigQueryEngine:
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> int:
         """Bytes a dry-run job says the query would process (nothing runs, nothing is billed)."""
-        from google.api_core.exceptions import GoogleAPIError
+        from orchestrate.bigquery.dry_run import DryRunError, dry_run_bytes
 
         try:
-            job = self.client.query(
-                sql, job_config=self._config(parameters, dry_run=True, use_query_cache=False)
+            return dry_run_bytes(
+                sql,
+                client=self.client,
+                location=self.location,
+                query_parameters=[_bigquery_parameter(k, v) for k, v in parameters.items()],
             )
-        except GoogleAPIError as error:
-            raise QueryFailed(f"dry run rejected the query: {_one_line(error)}") from None
-        return int(job.total_bytes_processed or 0)
+        except DryRunError as error:
+            raise QueryFailed(f"dry run rejected the query: {error}") from None
 
 
-def engine_for(target_name: str, warehouse_path: Path) -> Engine:
-    """The engine of a profile target: the DuckDB warehouse file, or BigQuery."""
-    if target_name == "bigquery":
-        return BigQueryEngine()
-    return DuckDBEngine(warehouse_path)
+def profile_target(profiles_dir: Path, target: str) -> dict[str, Any]:
+    """One output of the random_truffle profile, its env_var() calls rendered as dbt does."""
+    import jinja2
+    import yaml
+
+    path = Path(profiles_dir) / "profiles.yml"
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+        outputs = document["random_truffle"]["outputs"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
+        raise QueryFailed(f"cannot read the random_truffle profile in {path}: {error}") from None
+    if target not in outputs:
+        raise QueryFailed(f"no target {target!r} in {path} (targets: {', '.join(outputs)})")
+
+    def env_var(name: str, default: str | None = None) -> str:
+        value = os.environ.get(name, default)
+        if value is None:
+            raise QueryFailed(f"{path}: environment variable {name} is not set")
+        return value
+
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    environment.globals["env_var"] = env_var
+    rendered = {}
+    for key, value in (outputs[target] or {}).items():
+        if isinstance(value, str) and "{{" in value:
+            value = environment.from_string(value).render()
+        rendered[key] = value
+    return rendered
+
+
+def engine_for(settings: Settings) -> Engine:
+    """The engine of the settings' profile target: the DuckDB warehouse file, or BigQuery as
+    the profile's target connects to it."""
+    if settings.target_name == "bigquery":
+        assert settings.profiles_dir is not None
+        return BigQueryEngine.from_profile(settings.profiles_dir, settings.target_name)
+    return DuckDBEngine(settings.warehouse_path)

@@ -46,12 +46,12 @@ def property_today(settings: Settings) -> dt.date:
 def newest_export_day(settings: Settings) -> dt.date | None:
     """The newest daily or intraday shard of the export."""
     if settings.target_name == "bigquery":
-        from orchestrate.engines import BigQueryEngine
+        from orchestrate.engines import engine_for
 
         project = project_var(settings, "ga4_project") or ""
         dataset = project_var(settings, "ga4_dataset")
         prefix = f"`{project}`.{dataset}" if project else str(dataset)
-        result = BigQueryEngine().run(
+        result = engine_for(settings).run(
             "select max(regexp_extract(table_name, r'([0-9]{8})$')) from "
             f"{prefix}.INFORMATION_SCHEMA.TABLES "
             r"where regexp_contains(table_name, r'^events_(intraday_)?[0-9]{8}$')",
@@ -122,7 +122,7 @@ def quarantine_counts(settings: Settings, outcome: BuildOutcome) -> dict[str, in
     relation = node.get("relation_name")
     if not relation:
         return {}
-    engine = engine_for(settings.target_name, settings.warehouse_path)
+    engine = engine_for(settings)
     try:
         result = engine.run(
             f"select quarantine_reason, sum(raw_row_count) from {relation} group by 1",

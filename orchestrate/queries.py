@@ -170,7 +170,7 @@ def analysis_parameters_for_cost(
     from orchestrate.engines import engine_for
 
     analyses = load_analyses(settings.project_dir)
-    engine = engine_for(settings.target_name, settings.warehouse_path)
+    engine = engine_for(settings)
 
     def parameters(node: CompiledNode) -> tuple[dict[str, object], list[str]]:
         analysis = analyses.get(node.name)
@@ -233,7 +233,7 @@ def run_command(
 
     if bool(name) == bool(sql_file):
         raise CliError("give an analysis NAME or --sql FILE (see truffle query --list)")
-    engine = engine_for(settings.target_name, settings.warehouse_path)
+    engine = engine_for(settings)
     try:
         given = parse_assignments(assignments)
     except ParameterError as error:
@@ -296,7 +296,7 @@ def measure_sql_files(
     """The cost of ad-hoc SQL files (each must pass the guard first)."""
     from orchestrate.engines import engine_for
 
-    engine = engine_for(settings.target_name, settings.warehouse_path)
+    engine = engine_for(settings)
     lines = []
     for path in files:
         if not path.is_file():
@@ -304,5 +304,8 @@ def measure_sql_files(
         sql = path.read_text()
         check_read_only(sql, engine.name)
         node = CompiledNode(unique_id=str(path), name=path.name, kind="sql", sql=sql, meta={})
-        lines.append(measure(engine, node, thresholds))
+        line = measure(engine, node, thresholds)
+        if line.status == "unmeasured":  # the engine rejected it: say so, do not list a blank
+            raise CliError(f"{path.name} could not be measured: {line.note}", exit_code=1)
+        lines.append(line)
     return lines

@@ -113,6 +113,7 @@ def compile_offline(
     *,
     project: str = DEFAULT_PROJECT,
     dataset: str = DEFAULT_DATASET,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """`dbt compile --no-populate-cache` on the offline BigQuery profile; returns the manifest."""
     settings = Settings(
@@ -125,7 +126,9 @@ def compile_offline(
         _environment({"TRUFFLE_BQ_PROJECT": project, "TRUFFLE_BQ_DATASET": dataset}),
         _offline_warehouse(bool(variables.get("ga4_render_incremental"))),
     ):
-        run = run_dbt(["compile", "--no-populate-cache"], settings, target_path=target_path)
+        run = run_dbt(
+            ["compile", "--no-populate-cache"], settings, target_path=target_path, quiet=quiet
+        )
     if not run.success:
         raise RenderError(run.failure_report())
     return json.loads((Path(target_path) / "manifest.json").read_text())
@@ -209,14 +212,16 @@ def render_bigquery(
     forms: tuple[Form, ...] = ("full", "incremental"),
     project: str = DEFAULT_PROJECT,
     dataset: str = DEFAULT_DATASET,
+    quiet: bool = False,
 ) -> list[RenderedStatement]:
     """The BigQuery SQL of every model (each form in `forms`; the incremental form of
     incremental models only) and of every analysis (rendered with the full form), offline.
 
     `variables` are dbt variables (ga4_project, ga4_dataset, ga4_run_date, ...; the export
     defaults to `ga4-export-project.analytics_000000000`); `project` and `dataset` name where
-    the models would be built. Each form compiles into `target_path/<form>/` (its
-    manifest.json is there too). Raises RenderError when a node does not compile.
+    the models would be built; `quiet` silences dbt's log. Each form compiles into
+    `target_path/<form>/` (its manifest.json is there too). Raises RenderError when a node does
+    not compile.
     """
     statements: list[RenderedStatement] = []
     for form in forms:
@@ -226,6 +231,7 @@ def render_bigquery(
             render_variables(variables, incremental=form == "incremental"),
             project=project,
             dataset=dataset,
+            quiet=quiet,
         )
         statements.extend(manifest_statements(manifest, form))
     return statements

@@ -1,0 +1,95 @@
+"""`truffle compile`: the SQL of every model and analysis, for the target's engine.
+
+`--offline` on the bigquery target renders the BigQuery SQL of every model in its
+full-refresh and incremental forms and of every analysis with no credentials and no network
+(orchestrate.bigquery.render), writes one file per statement, and runs Google's GoogleSQL
+analyzer over all of them (orchestrate.bigquery.analyzer). Otherwise it is `dbt compile` on
+the target's profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrate.console import CliError, console
+from orchestrate.dbt import run_dbt
+from orchestrate.settings import Settings
+
+
+@dataclass
+class OfflineRender:
+    out_dir: Path
+    files: list[Path]
+    counts: dict[str, int]  # full models, incremental models, analyses
+    analysis_summary: str | None
+    failure_report: str | None
+
+
+def render_offline(settings: Settings, out_dir: Path, *, analyze: bool = True) -> OfflineRender:
+    """Render (and analyze) the BigQuery SQL of the whole project into out_dir/<form>/."""
+    from orchestrate.bigquery.render import RenderError, load_manifest, render_bigquery
+
+    variables = {k: v for k, v in settings.vars.items() if k != "ga4_export_path"}
+    try:
+        statements = render_bigquery(
+            settings.project_dir, out_dir / "dbt", variables=variables, quiet=True
+        )
+    except RenderError as error:
+        raise CliError(f"the BigQuery render failed: {error}", exit_code=1) from None
+    files = []
+    for statement in statements:
+        folder = "analyses" if statement.kind == "analysis" else statement.form
+        path = out_dir / folder / f"{statement.name}.sql"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(statement.sql.rstrip() + "\n")
+        files.append(path)
+    counts = {
+        "full": sum(1 for s in statements if s.kind == "model" and s.form == "full"),
+        "incremental": sum(1 for s in statements if s.kind == "model" and s.form == "incremental"),
+        "analyses": sum(1 for s in statements if s.kind == "analysis"),
+    }
+    summary = failures = None
+    if analyze:
+        from orchestrate.bigquery.analyzer import analyze_statements
+
+        report = analyze_statements(
+            statements,
+            load_manifest(out_dir / "dbt"),
+            settings.project_dir,
+            newer_columns=bool(settings.vars.get("ga4_bigquery_has_newer_columns", True)),
+        )
+        summary = report.summary()
+        failures = report.failure_report() if report.error_count else None
+    return OfflineRender(out_dir, files, counts, summary, failures)
+
+
+def compile_command(
+    settings: Settings, *, offline: bool, analyze: bool, out_dir: Path | None
+) -> int:
+    """The body of `truffle compile`; returns the exit code."""
+    if offline:
+        if settings.target_name != "bigquery":
+            raise CliError(
+                "--offline renders BigQuery SQL: use it with --target bigquery (DuckDB "
+                "compiles locally without it)"
+            )
+        out = (out_dir or settings.project_dir / "target" / "bigquery").resolve()
+        console.print("rendering the BigQuery SQL of every model and analysis, offline ...")
+        result = render_offline(settings, out, analyze=analyze)
+        console.print(
+            f"rendered {result.counts['full']} models (full refresh), "
+            f"{result.counts['incremental']} incremental forms and "
+            f"{result.counts['analyses']} analyses into {out}"
+        )
+        if result.analysis_summary is not None:
+            console.print(f"GoogleSQL analyzer: {result.analysis_summary}")
+        if result.failure_report:
+            raise CliError(result.failure_report, exit_code=1)
+        return 0
+    target_path = (out_dir or settings.project_dir / "target").resolve()
+    run = run_dbt(["compile"], settings, target_path=target_path)
+    if not run.success:
+        raise CliError(run.failure_report(), exit_code=1)
+    console.print(f"compiled {len(run.results)} nodes into {target_path / 'compiled'}")
+    return 0

@@ -1,0 +1,112 @@
+"""`truffle compile --target bigquery --offline` and `truffle cost` on the BigQuery target,
+through Typer's CliRunner. The offline render and analysis never skip; the cost check's
+dry runs need the local BigQuery emulator (skipped, saying why, without Python 3.13)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from typer.testing import CliRunner
+
+from orchestrate.cli import app
+from tests.orchestrate.conftest import REPO
+
+if TYPE_CHECKING:
+    from tests.orchestrate.bigquery_fixtures import EmulatorWarehouse
+
+pytest_plugins = ("tests.orchestrate.bigquery_fixtures",)
+
+runner = CliRunner()
+PROJECT_PARTS = (
+    "dbt_project.yml",
+    "models",
+    "macros",
+    "seeds",
+    "analyses",
+    "profiles",
+    "tests/dbt",
+)
+
+
+def compile_offline(project_dir: Path, out: Path) -> object:
+    arguments = ["--project-dir", str(project_dir), "compile", "--target", "bigquery"]
+    return runner.invoke(app, [*arguments, "--offline", "--out", str(out)])
+
+
+def test_compile_offline_renders_and_analyzes_every_model_and_analysis(tmp_path: Path) -> None:
+    result = compile_offline(REPO, tmp_path / "sql")
+    assert result.exit_code == 0, result.output
+    models = sorted(p.stem for p in (REPO / "models").rglob("*.sql"))
+    names = {p.stem.replace("_v1", "") for p in (REPO / "models").rglob("*.sql")}
+    written = {
+        form: sorted(p.stem for p in (tmp_path / "sql" / form).glob("*.sql"))
+        for form in ("full", "incremental", "analyses")
+    }
+    assert set(written["full"]) == names and len(written["full"]) == len(models)
+    assert written["analyses"] == sorted(p.stem for p in (REPO / "analyses").glob("*.sql"))
+    assert {"stg_ga4__events", "events", "sessions"} <= set(written["incremental"])
+    assert (
+        f"{len(models) + len(written['incremental']) + len(written['analyses'])} statements "
+        "analyzed, 0 errors" in result.output
+    )
+    staging = (tmp_path / "sql" / "incremental" / "stg_ga4__events.sql").read_text()
+    assert "_table_suffix between" in staging and "dummy" not in staging
+
+
+def test_compile_offline_fails_with_the_model_and_the_analyzers_message(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, project / part, symlinks=True)
+        else:
+            project.mkdir(exist_ok=True)
+            shutil.copy(source, project / part)
+    view = project / "models" / "views" / "cortex_ga4_sessions.sql"
+    text = view.read_text()
+    assert "event_count as events" in text
+    view.write_text(text.replace("event_count as events", "upper(event_count) as events"))
+    result = compile_offline(project, tmp_path / "sql")
+    assert result.exit_code == 1, result.output
+    assert "1 errors" in result.output
+    failing = [line for line in result.output.splitlines() if line.strip().startswith("- ")]
+    assert failing and all("cortex_ga4_sessions" in line for line in failing)
+    assert "UPPER" in failing[0].upper() and "signature" in failing[0]
+
+
+def test_compile_offline_is_for_bigquery_only() -> None:
+    result = runner.invoke(app, ["compile", "--target", "duckdb", "--offline"])
+    assert result.exit_code == 2
+    assert "--target bigquery" in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_cost_on_bigquery_runs_dry_runs_on_the_emulator(
+    emulator_warehouse: EmulatorWarehouse, tmp_path: Path
+) -> None:
+    from tests.orchestrate.bigquery_fixtures import EMULATOR_VARIABLES
+
+    profiles = emulator_warehouse.emulator.profile(tmp_path / "profile")
+    base = ["--project-dir", str(REPO), "--profiles-dir", str(profiles), "--target", "bigquery"]
+    base += ["--vars", json.dumps(EMULATOR_VARIABLES)]
+    result = runner.invoke(app, [*base, "cost", "--select", "sessions cortex_ga4_sessions"])
+    assert result.exit_code == 0, result.output
+    assert "sessions" in result.output and "cortex_ga4_sessions" in result.output
+    # the emulator accepts the dry-run jobs and reports 0 bytes: nothing over a threshold
+    assert "0.00" in result.output and "unmeasured" not in result.output
+
+    good = tmp_path / "good.sql"
+    good.write_text(f"select count(*) as sessions from {emulator_warehouse.table('sessions')}")
+    measured = runner.invoke(app, [*base, "cost", "--sql", str(good)])
+    assert measured.exit_code == 0, measured.output
+    assert "good.sql" in measured.output
+
+    bad = tmp_path / "bad.sql"
+    bad.write_text(f"select no_such_column from {emulator_warehouse.table('sessions')}")
+    rejected = runner.invoke(app, [*base, "cost", "--sql", str(bad)])
+    assert rejected.exit_code == 1
+    assert "bad.sql could not be measured: dry run rejected the query" in rejected.output
+    assert "no_such_column" in rejected.output
