@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 from typer.testing import CliRunner
 
 from orchestrate.cli import app
@@ -110,3 +111,21 @@ def test_cost_on_bigquery_runs_dry_runs_on_the_emulator(
     assert rejected.exit_code == 1
     assert "bad.sql could not be measured: dry run rejected the query" in rejected.output
     assert "no_such_column" in rejected.output
+
+
+def test_the_bigquery_engine_connects_as_the_profile_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """truffle's own BigQuery jobs (cost dry runs, analyses, freshness) use the profile
+    target's project, location and byte cap, as dbt-bigquery's jobs do."""
+    from orchestrate.engines import BigQueryEngine, QueryFailed, profile_target
+
+    monkeypatch.setenv("TRUFFLE_BQ_PROJECT", "acme-warehouse")
+    monkeypatch.setenv("TRUFFLE_BQ_LOCATION", "EU")
+    monkeypatch.setenv("TRUFFLE_BQ_MAXIMUM_BYTES_BILLED", "123456789")
+    monkeypatch.delenv("BIGQUERY_EMULATOR_HOST", raising=False)
+    engine = BigQueryEngine.from_profile(REPO / "profiles", "bigquery")
+    assert (engine.project, engine.location) == ("acme-warehouse", "EU")
+    assert engine.maximum_bytes_billed == 123456789
+    assert engine._config({}, dry_run=True).maximum_bytes_billed == 123456789
+    assert profile_target(REPO / "profiles", "bigquery")["method"] == "service-account"
+    with pytest.raises(QueryFailed, match="not a BigQuery target"):
+        BigQueryEngine.from_profile(REPO / "profiles", "duckdb")
