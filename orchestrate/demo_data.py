@@ -380,6 +380,18 @@ EXPORT_SCHEMA: pa.Schema = pa.schema(
 FLOAT→float64, BOOLEAN→bool, RECORD→struct, REPEATED RECORD→list<struct>)."""
 
 
+# Columns of newer exports (2023 on) that the 2020-21 sample export does not have.
+NEWER_COLUMNS = (
+    "collected_traffic_source",
+    "is_active_user",
+    "batch_event_index",
+    "batch_page_id",
+    "batch_ordering_id",
+    "session_traffic_source_last_click",
+    "publisher",
+)
+
+
 def _json_type(dtype: pa.DataType) -> pa.DataType:
     """The same type with every int64 leaf turned into a string (BigQuery JSON writes INT64
     values as strings)."""

@@ -19,19 +19,10 @@ from pathlib import Path
 
 import duckdb
 
-from orchestrate.demo_data import GeneratorConfig, generate_export
+from orchestrate.demo_data import NEWER_COLUMNS, GeneratorConfig, generate_export
 
 HOSTILE_CONFIG = GeneratorConfig(
     end_date=dt.date(2026, 1, 31), days=4, users=120, seed=99, json_days=1, intraday_days=0
-)
-NEWER_COLUMNS = (
-    "collected_traffic_source",
-    "is_active_user",
-    "batch_event_index",
-    "batch_page_id",
-    "batch_ordering_id",
-    "session_traffic_source_last_click",
-    "publisher",
 )
 
 

@@ -21,6 +21,8 @@ from zetasql.wasi._pb2.zetasql.proto.simple_catalog_pb2 import SimpleCatalogProt
 from zetasql.wasi._pb2.zetasql.public.simple_table_pb2 import SimpleTableProto
 from zetasql.wasi._pb2.zetasql.public.type_pb2 import TypeProto
 
+from orchestrate.demo_data import NEWER_COLUMNS
+
 # The analyzer's messages are built as raw protobuf (the package's dataclass layer converts
 # every message field by field in Python, ~1 s per statement with a catalog this size).
 Type = TypeProto
@@ -295,15 +297,7 @@ GA4_EXPORT_COLUMNS: dict[str, str] = {
         " ad_unit_id STRING>"
     ),
 }
-GA4_NEWER_COLUMNS = (
-    "collected_traffic_source",
-    "is_active_user",
-    "batch_event_index",
-    "batch_page_id",
-    "batch_ordering_id",
-    "session_traffic_source_last_click",
-    "publisher",
-)
+GA4_NEWER_COLUMNS = NEWER_COLUMNS
 TABLE_SUFFIX = "_TABLE_SUFFIX"
 
 
