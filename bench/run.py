@@ -9,13 +9,17 @@ each, timed and measured for peak memory in a child process of its own:
   raw       the limit: one hand-written DuckDB pass over the export files (list_filter params,
             session key hash, group by session) into a table;
   full      `dbt build --full-refresh` of every seed and model, no tests, into a new warehouse;
+  history   (a history longer than --chunk-days) a full refresh of the first 30 days, then one
+            backfill run per following 30 days: a long history built as it would have grown;
   nightly   `dbt run` of the default window (ga4_run_date = the export's last day, lookback 3)
             on a copy of the full build;
   analyses  each analysis in analyses/ with its default parameters, compiled by dbt once, then
             only the query timed on the built warehouse (truffle's engine, 10,000-row limit).
 
 Writes bench/results.json (and a dated copy under bench/results/) and prints the figures and
-the ratios against the targets of issue 6.
+the ratios against the targets of issue 6. results.json is rewritten after every step, so an
+interrupted run keeps what it measured. A step that fails (a dbt error, a crash) is recorded
+with its error and the run goes on with the next step and dataset; the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.datasets import (
@@ -166,8 +172,10 @@ class DatasetBench:
         project_dir: Path = REPO,
         chunk_days: int = CHUNK_DAYS,
         build_reps: int | None = None,
+        checkpoint: Callable[[dict], None] | None = None,
     ) -> None:
         self.dataset = dataset
+        self.checkpoint = checkpoint
         self.project_dir = project_dir
         self.chunk_days = chunk_days
         self.build_reps = build_reps or reps
@@ -201,17 +209,27 @@ class DatasetBench:
             else:
                 candidate.unlink(missing_ok=True)
 
+    def failed(self, label: str, error: Exception) -> dict:
+        """A step's failure as its result: logged, and kept in results.json."""
+        log(f"  {self.dataset.name} {label} FAILED: {error}")
+        text = str(error) if isinstance(error, RuntimeError) else traceback.format_exc()
+        return {"error": text[-2000:]}
+
+    def step_done(self, result: dict) -> None:
+        """After every step: hand the dataset's results so far to the checkpoint."""
+        if self.checkpoint:
+            self.checkpoint(result)
+
     def repeat(self, label: str, make_spec, before=None, reps: int | None = None) -> dict:
         samples = []
         reps = reps or self.reps
         for rep in range(reps):
-            if before:
-                before(rep)
             try:
+                if before:
+                    before(rep)
                 sample = run_child(make_spec())
-            except RuntimeError as error:  # recorded, and the other steps still run
-                log(f"  {self.dataset.name} {label} FAILED: {error}")
-                return {"error": str(error)[-2000:]}
+            except Exception as error:  # recorded, and the other steps still run
+                return self.failed(label, error)
             samples.append(sample)
             rss = sample["peak_rss_bytes"] / GIB
             log(
@@ -254,6 +272,7 @@ class DatasetBench:
             if "samples" in steps["raw"]:
                 result["raw_events"] = steps["raw"]["samples"][0]["events"]
             self.remove_database(scratch)
+            self.step_done(result)
 
         need_build = bool(self.steps & {"full", "history", "nightly", "analyses"})
         long_history = self.dataset.days > self.chunk_days
@@ -269,15 +288,23 @@ class DatasetBench:
         run_history = long_history and not run_full and "history" in self.steps
         if not (run_full or run_history) and need_build and not self.built.is_file():
             run_full, run_history = not long_history, long_history
-        if run_full and not self.run_full(steps):
-            return result  # nothing built: the other steps cannot run
-        if run_history and not self.run_history(steps):
+        built = (not run_full or self.run_full(steps)) and (
+            not run_history or self.run_history(steps)
+        )
+        self.step_done(result)
+        if not built:
+            # nothing built: the steps that need the warehouse cannot run; say so
+            for step in ("analyses", "nightly"):
+                if step in self.steps:
+                    steps[step] = {"error": "not run: the warehouse build failed"}
+            self.step_done(result)
             return result
         if self.built.is_file():
             result["warehouse_bytes"] = self.built.stat().st_size
 
         if "analyses" in self.steps:
             steps["analyses"] = self.run_analyses()
+            self.step_done(result)
 
         if "nightly" in self.steps:
             nightly = self.work / "nightly.duckdb"
@@ -298,6 +325,7 @@ class DatasetBench:
                 self.remove_database(self.built)
                 shutil.move(nightly, self.built)
             self.remove_database(nightly)
+            self.step_done(result)
         return result
 
     FULL_ARGS = (
@@ -367,9 +395,8 @@ class DatasetBench:
                     }
                 try:
                     part = run_child(spec)
-                except RuntimeError as error:
-                    log(f"  {self.dataset.name} history FAILED: {error}")
-                    steps["history"] = {"error": str(error)[-2000:]}
+                except Exception as error:
+                    steps["history"] = self.failed("history", error)
                     return False
                 part["days"] = [chunk_start.isoformat(), chunk_end.isoformat()]
                 parts.append(part)
@@ -402,7 +429,10 @@ class DatasetBench:
         target = self.work / "target-analyses"
         # compiled once (not timed): refs resolve against the built warehouse
         compile_spec = self.dbt_spec(["compile", "--select", *names], self.built, "target-analyses")
-        run_child(compile_spec)
+        try:
+            run_child(compile_spec)
+        except Exception as error:
+            return {"(compile)": self.failed("analyses compile", error)}
         timings = {}
         for name in names:
             compiled = target / "compiled" / "random_truffle" / "analyses" / f"{name}.sql"
@@ -483,10 +513,16 @@ def print_report(document: dict) -> None:
     print(header)
     print("-" * len(header))
     for name, entry in results.items():
-        for step, summary in entry["steps"].items():
-            rows = summary.items() if step == "analyses" else [(step, summary)]
+        if "error" in entry:
+            print(f"{name:<9} {'(dataset)':<34} FAILED (see results.json)")
+        for step, summary in entry.get("steps", {}).items():
+            rows = (
+                summary.items()
+                if step == "analyses" and "error" not in summary
+                else [(step, summary)]
+            )
             for label, figures in rows:
-                shown = label if step != "analyses" else f"analysis {label}"
+                shown = step if label == step else f"analysis {label}"
                 if "error" in figures:
                     print(f"{name:<9} {shown:<34} FAILED (see results.json)")
                     continue
@@ -518,7 +554,14 @@ def print_report(document: dict) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__.split("\n")[0],
+        epilog=(
+            "Writes bench/results.json after every step. A failing step is recorded there with "
+            "its error and the run goes on; the exit status is then 1 (2: bad arguments)."
+        ),
+    )
     parser.add_argument("--sizes", default="1m,10m", help="comma-separated: 1m, 10m")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per step (median)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1M only, 1 repetition")
@@ -557,10 +600,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.datasets:
         wanted = {d.strip() for d in args.datasets.split(",")}
         datasets = [d for d in datasets if d.name in wanted]
+    not_generated = {}
     for dataset in datasets:
-        dataset.ensure(log)
+        try:
+            dataset.ensure(log)
+        except Exception:
+            log(f"{dataset.name}: generating the export FAILED")
+            not_generated[dataset.name] = {"error": traceback.format_exc()[-2000:], "steps": {}}
     if args.generate_only:
-        return 0
+        return 1 if not_generated else 0
 
     document: dict = {
         "started_at": dt.datetime.now().isoformat(timespec="seconds"),
@@ -583,7 +631,19 @@ def main(argv: list[str] | None = None) -> int:
         "datasets": {},
     }
     document["targets"] = {key: target for key, (_, target) in TARGETS.items()}
+    results = document["datasets"]
+
+    def save(name: str, result: dict) -> None:
+        # written after every step, so a long run that stops keeps what it measured
+        results[name] = result
+        document["load_end"] = load_average()
+        document["ratios"] = compute_ratios(results)
+        write_results(document)
+
     for dataset in datasets:
+        if dataset.name in not_generated:
+            save(dataset.name, not_generated[dataset.name])
+            continue
         size = dataset.bytes_on_disk() / GIB
         log(f"{dataset.name}: {len(dataset.files())} files, {size:.2f} GiB")
         bench = DatasetBench(
@@ -592,17 +652,49 @@ def main(argv: list[str] | None = None) -> int:
             steps,
             chunk_days=args.chunk_days,
             build_reps=1 if args.quick else args.build_reps,
+            checkpoint=lambda result, name=dataset.name: save(name, result),
         )
-        document["datasets"][dataset.name] = bench.run()
-        # written after every dataset, so a long run that stops keeps what it measured
-        document["load_end"] = load_average()
-        document["ratios"] = compute_ratios(document["datasets"])
-        RESULTS_FILE.write_text(json.dumps(document, indent=2) + "\n")
+        try:
+            result = bench.run()
+        except Exception:  # a fault of the harness itself: recorded, the next dataset runs
+            log(f"{dataset.name} FAILED:\n{traceback.format_exc()}")
+            result = results.get(dataset.name, {"dataset": dataset.name, "steps": {}})
+            result["error"] = traceback.format_exc()[-2000:]
+        save(dataset.name, result)
     HISTORY_DIR.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
     shutil.copyfile(RESULTS_FILE, HISTORY_DIR / f"results-{stamp}.json")
     print_report(document)
+    failed = failures(results)
+    if failed:
+        print(f"\n{len(failed)} failed step(s): {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def write_results(document: dict) -> None:
+    """Replace results.json whole (a run interrupted mid-write leaves the previous one)."""
+    partial = RESULTS_FILE.with_suffix(".json.partial")
+    partial.write_text(json.dumps(document, indent=2) + "\n")
+    partial.replace(RESULTS_FILE)
+
+
+def failures(results: dict) -> list[str]:
+    """`dataset step` (or `dataset analysis name`, or `dataset`) of every recorded failure."""
+    failed = []
+    for name, entry in results.items():
+        if "error" in entry:
+            failed.append(name)
+        for step, summary in entry.get("steps", {}).items():
+            if "error" in summary:
+                failed.append(f"{name} {step}")
+            elif step == "analyses":
+                failed.extend(
+                    f"{name} analysis {label}"
+                    for label, figures in summary.items()
+                    if "error" in figures
+                )
+    return failed
 
 
 def versions() -> dict:
