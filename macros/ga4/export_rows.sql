@@ -1,7 +1,9 @@
 {#- The GA4 export rows of the window, with the canonical columns (export_columns.sql) plus
     `event_params` (canonical type), `item_count`, `raw_record` (the text of a record that
-    could not be parsed, else null), `source_table_suffix` (YYYYMMDD), `is_intraday` and
-    `source_file`. Only the window's shards are read (pitfall 14). -#}
+    could not be parsed, else null), `source_table_suffix` (YYYYMMDD), `is_intraday`,
+    `source_file` and `source_row_number` (the row's position in its file where the engine
+    knows it: with source_file, a row locator that truffle_deduplicate joins on; null on
+    BigQuery, which has none). Only the window's shards are read (pitfall 14). -#}
 {% macro ga4_export_rows(source_relation) -%}
     {{ return(adapter.dispatch('ga4_export_rows', 'random_truffle')(source_relation)) }}
 {%- endmacro %}
@@ -48,7 +50,8 @@
         cast(null as string) as raw_record,
         regexp_extract(_table_suffix, r'([0-9]{8})$') as source_table_suffix,
         starts_with(_table_suffix, 'intraday_') as is_intraday,
-        concat('events_', _table_suffix) as source_file
+        concat('events_', _table_suffix) as source_file,
+        cast(null as int64) as source_row_number
     from {{ source_relation }}
     {#- Daily and intraday shards only: never events_fresh_* (pitfall 4). -#}
     where
@@ -173,7 +176,7 @@
 {#- One select over a group of files of the same format. -#}
 {% macro ga4_duckdb_scan(files, file_format) -%}
     {%- if file_format == 'parquet' -%}
-        {%- set reader = "read_parquet(" ~ ga4_duckdb_file_list(files) ~ ", union_by_name = true, filename = true)" -%}
+        {%- set reader = "read_parquet(" ~ ga4_duckdb_file_list(files) ~ ", union_by_name = true, filename = true, file_row_number = true)" -%}
     {%- elif file_format == 'ndjson' -%}
         {#- Newline-delimited JSON is read line by line: a valid line is parsed with the declared
             schema, a malformed one stays a row (its text in raw_record) to be quarantined,
@@ -182,11 +185,13 @@
         (
             select
                 lines.filename,
+                lines.file_row_number,
                 case when lines.record is null then lines.raw_line end as raw_record,
                 unnest(lines.record)
             from (
                 select
                     filename,
+                    row_number() over (partition by filename) as file_row_number,
                     raw_line,
                     case
                         when json_valid(raw_line) then json_transform(raw_line, '{{ ga4_duckdb_json_structure() }}')
@@ -201,7 +206,8 @@
         )
         {%- endset -%}
     {%- else -%}
-        {%- set reader = "read_json(" ~ ga4_duckdb_file_list(files) ~ ", columns = " ~ ga4_duckdb_json_columns() ~ ", filename = true)" -%}
+        {#- read_csv and read_json have no file_row_number: the rows of each file are numbered -#}
+        {%- set reader = "(select *, row_number() over (partition by filename) as file_row_number from read_json(" ~ ga4_duckdb_file_list(files) ~ ", columns = " ~ ga4_duckdb_json_columns() ~ ", filename = true))" -%}
     {%- endif -%}
     {%- set columns = {} -%}
     {%- for row in run_query("describe select * from " ~ reader).rows -%}
@@ -230,7 +236,8 @@
         {{ 'raw_record' if 'raw_record' in columns else 'cast(null as varchar)' }} as raw_record,
         regexp_extract(filename, 'events_(intraday_)?([0-9]{8})', 2) as source_table_suffix,
         contains(filename, 'events_intraday_') as is_intraday,
-        regexp_extract(filename, '[^/]+$') as source_file
+        regexp_extract(filename, '[^/]+$') as source_file,
+        file_row_number as source_row_number
     from {{ reader }}
 {%- endmacro %}
 
@@ -259,7 +266,8 @@
         cast(null as varchar) as raw_record,
         cast(null as varchar) as source_table_suffix,
         cast(null as boolean) as is_intraday,
-        cast(null as varchar) as source_file
+        cast(null as varchar) as source_file,
+        cast(null as bigint) as source_row_number
     where false
     {%- endif -%}
 {%- endmacro %}

@@ -143,7 +143,8 @@ typed as (
         raw_record,
         source_table_suffix,
         is_intraday,
-        source_file
+        source_file,
+        source_row_number
     from params_extracted
 ),
 
@@ -193,20 +194,14 @@ keyed as (
 
 -- one row per event fingerprint: retries and the daily/intraday overlap collapse (pitfall 2);
 -- the daily row wins over the intraday one (it carries traffic_source and user_ltv)
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by event_key
-            order by is_intraday, source_file
-        ) as duplicate_rank,
-        count(*) over (partition by event_key) as raw_row_count
-    from keyed
-),
-
 deduplicated as (
-    select * from ranked
-    where duplicate_rank = 1
+    {{ truffle_deduplicate(
+        'keyed',
+        partition_by='event_key',
+        order_by=['is_intraday', 'source_file'],
+        locator=['source_file', 'source_row_number'],
+        count_column='raw_row_count',
+    ) }}
 ),
 
 final as (
