@@ -18,28 +18,31 @@ from pathlib import Path
 import duckdb
 
 
+def relation_checksum(connection: duckdb.DuckDBPyConnection, name: str) -> tuple[int, str, list]:
+    """Row count, an order-independent checksum of every column (doubles rounded to 6
+    decimals) and the column names of one relation of schema main."""
+    columns = connection.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'main' and table_name = ? order by ordinal_position",
+        [name],
+    ).fetchall()
+    expressions = ", ".join(
+        f'round("{column}", 6)' if kind in ("DOUBLE", "FLOAT") else f'"{column}"'
+        for column, kind in columns
+    )
+    count, checksum = connection.execute(
+        f'select count(*), sum(hash(({expressions}))) from "{name}"'
+    ).fetchall()[0]
+    return int(count), str(checksum), [column for column, _ in columns]
+
+
 def fingerprint(path: Path) -> dict[str, list]:
-    result: dict[str, list] = {}
     with duckdb.connect(str(path), read_only=True) as connection:
         relations = connection.execute(
             "select table_name from information_schema.tables "
             "where table_schema = 'main' order by table_name"
         ).fetchall()
-        for (name,) in relations:
-            columns = connection.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = 'main' and table_name = ? order by ordinal_position",
-                [name],
-            ).fetchall()
-            expressions = ", ".join(
-                f'round("{column}", 6)' if kind in ("DOUBLE", "FLOAT") else f'"{column}"'
-                for column, kind in columns
-            )
-            count, checksum = connection.execute(
-                f'select count(*), sum(hash(({expressions}))) from "{name}"'
-            ).fetchall()[0]
-            result[name] = [int(count), str(checksum), [c for c, _ in columns]]
-    return result
+        return {name: list(relation_checksum(connection, name)) for (name,) in relations}
 
 
 def main(argv: list[str] | None = None) -> int:

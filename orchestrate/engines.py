@@ -201,7 +201,7 @@ def _bigquery_parameter(name: str, value: object) -> Any:
 class BigQueryEngine:
     """BigQuery through google-cloud-bigquery, connected as a profile target says (project,
     location, maximum_bytes_billed, method and key file or token, api_endpoint for an
-    emulator); BIGQUERY_EMULATOR_HOST also points it at a local emulator."""
+    emulator): `from_profile`, whose env_var() calls read the TRUFFLE_BQ_* variables."""
 
     name = "bigquery"
 
@@ -216,16 +216,12 @@ class BigQueryEngine:
         token: str | None = None,
         api_endpoint: str | None = None,
     ) -> None:
-        self.project = project or os.environ.get("TRUFFLE_BQ_PROJECT")
-        self.location = location or os.environ.get("TRUFFLE_BQ_LOCATION", "US")
-        limit = maximum_bytes_billed or os.environ.get("TRUFFLE_BQ_MAXIMUM_BYTES_BILLED")
-        self.maximum_bytes_billed = int(limit) if limit else None
+        self.project = project
+        self.location = location or "US"
+        self.maximum_bytes_billed = maximum_bytes_billed
         self.method = method
-        self.keyfile = keyfile or os.environ.get("TRUFFLE_BQ_KEYFILE") or None
+        self.keyfile = keyfile
         self.token = token
-        emulator = os.environ.get("BIGQUERY_EMULATOR_HOST")
-        if not api_endpoint and emulator:
-            api_endpoint = emulator if "://" in emulator else f"http://{emulator}"
         self.api_endpoint = api_endpoint
         self._client: Any = None
 

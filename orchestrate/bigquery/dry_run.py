@@ -8,7 +8,7 @@ thresholds are measured on DuckDB (`truffle cost`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -27,28 +27,18 @@ def _one_line(error: BaseException) -> str:
 def dry_run_bytes(
     sql: str,
     *,
-    project: str | None = None,
+    client: Any,
     location: str | None = None,
-    client: Any = None,
-    client_options: Mapping[str, Any] | Any | None = None,
-    credentials: Any = None,
     query_parameters: Sequence[Any] = (),
     default_dataset: str | None = None,
 ) -> int:
-    """Bytes the query would process. `client` (a google.cloud.bigquery.Client) or the
-    arguments to make one: `project`, `location`, `client_options` (e.g. {"api_endpoint":
-    "http://127.0.0.1:9050"} for an emulator) and `credentials` (default: the environment's).
-    Raises DryRunError with BigQuery's message, on one line, when the query is invalid."""
+    """Bytes the query would process, from a dry-run job on `client` (a
+    google.cloud.bigquery.Client: `BigQueryEngine(...).client` connects as a profile or an
+    emulator says). Raises DryRunError with BigQuery's message, on one line, when the query
+    is invalid."""
     from google.api_core import exceptions as api_exceptions
     from google.cloud import bigquery
 
-    if client is None:
-        client = bigquery.Client(
-            project=project,
-            location=location,
-            credentials=credentials,
-            client_options=client_options,
-        )
     config = bigquery.QueryJobConfig(
         dry_run=True,
         use_query_cache=False,

@@ -279,15 +279,9 @@ def running(
 
 
 def emulator_client(endpoint: str, project: str) -> Any:
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery
+    from orchestrate.engines import BigQueryEngine
 
-    return bigquery.Client(
-        project=project,
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=endpoint),
-    )
+    return BigQueryEngine(project=project, api_endpoint=endpoint).client
 
 
 def write_profile(

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bench.fingerprint import relation_checksum
 from orchestrate.dbt import DbtRun, run_dbt
 from orchestrate.demo_data import GeneratorConfig, generate_export
 from orchestrate.settings import Settings
@@ -56,18 +57,8 @@ def table_checksum(path: Path, table: str) -> tuple[int, str]:
     """Row count and an order-independent checksum of all columns of one table (floats
     rounded: summation order is not deterministic across threads)."""
     with duckdb.connect(str(path), read_only=True) as connection:
-        columns = connection.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_name = ? order by ordinal_position",
-            [table],
-        ).fetchall()
-        expressions = ", ".join(
-            f"round({name}, 6)" if kind == "DOUBLE" else name for name, kind in columns
-        )
-        count, checksum = connection.execute(
-            f"select count(*), sum(hash(({expressions}))) from {table}"
-        ).fetchall()[0]
-    return int(count), str(checksum)
+        count, checksum, _ = relation_checksum(connection, table)
+    return count, checksum
 
 
 def dbt_build(

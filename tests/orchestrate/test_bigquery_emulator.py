@@ -85,17 +85,10 @@ def test_a_dry_run_is_accepted_and_invalid_sql_is_one_clear_error(
     # the emulator reports 0 bytes: thresholds are measured on DuckDB
     assert dry_run_bytes(f"select count(*) from {table}", client=client) >= 0
     endpoint = emulator_warehouse.emulator.endpoint
-    from google.auth.credentials import AnonymousCredentials
+    from orchestrate.engines import BigQueryEngine
 
-    assert (
-        dry_run_bytes(
-            f"select session_key from {table}",
-            project=emulator_warehouse.emulator.project,
-            client_options={"api_endpoint": endpoint},
-            credentials=AnonymousCredentials(),
-        )
-        >= 0
-    )
+    engine = BigQueryEngine(project=emulator_warehouse.emulator.project, api_endpoint=endpoint)
+    assert dry_run_bytes(f"select session_key from {table}", client=engine.client) >= 0
     with pytest.raises(DryRunError) as caught:
         dry_run_bytes(f"select no_such_column from {table}", client=client)
     assert "no_such_column" in str(caught.value)
