@@ -18,14 +18,21 @@ from pathlib import Path
 import duckdb
 
 
-def relation_checksum(connection: duckdb.DuckDBPyConnection, name: str) -> tuple[int, str, list]:
+def relation_checksum(
+    connection: duckdb.DuckDBPyConnection, name: str, ignore: frozenset[str] = frozenset()
+) -> tuple[int, str, list]:
     """Row count, an order-independent checksum of every column (doubles rounded to 6
-    decimals) and the column names of one relation of schema main."""
-    columns = connection.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'main' and table_name = ? order by ordinal_position",
-        [name],
-    ).fetchall()
+    decimals) and the column names of one relation of schema main. Columns named in `ignore`
+    are left out (a change that redefines a key proves the rest unchanged)."""
+    columns = [
+        (column, kind)
+        for column, kind in connection.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'main' and table_name = ? order by ordinal_position",
+            [name],
+        ).fetchall()
+        if column not in ignore
+    ]
     expressions = ", ".join(
         f'round("{column}", 6)' if kind in ("DOUBLE", "FLOAT") else f'"{column}"'
         for column, kind in columns
@@ -36,13 +43,13 @@ def relation_checksum(connection: duckdb.DuckDBPyConnection, name: str) -> tuple
     return int(count), str(checksum), [column for column, _ in columns]
 
 
-def fingerprint(path: Path) -> dict[str, list]:
+def fingerprint(path: Path, ignore: frozenset[str] = frozenset()) -> dict[str, list]:
     with duckdb.connect(str(path), read_only=True) as connection:
         relations = connection.execute(
             "select table_name from information_schema.tables "
             "where table_schema = 'main' order by table_name"
         ).fetchall()
-        return {name: list(relation_checksum(connection, name)) for (name,) in relations}
+        return {name: list(relation_checksum(connection, name, ignore)) for (name,) in relations}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,9 @@ each, timed and measured for peak memory in a child process of its own:
 
   raw       the limit: one hand-written DuckDB pass over the export files (list_filter params,
             session key hash, group by session) into a table;
+  store     a reference, not a target: the export's rows stored as they are in one DuckDB
+            table (`create table as select * from read_parquet`), the least that keeping
+            every event costs;
   full      `dbt build --full-refresh` of every seed and model, no tests, into a new warehouse;
   history   (a history longer than --chunk-days) a full refresh of the first 30 days, then one
             backfill run per following 30 days: a long history built as it would have grown;
@@ -52,7 +55,7 @@ REPO = BENCH_DIR.parent
 WORK_DIR = DATA_DIR / "work"
 RESULTS_FILE = BENCH_DIR / "results.json"
 HISTORY_DIR = BENCH_DIR / "results"
-STEPS = ("raw", "full", "history", "analyses", "nightly")
+STEPS = ("raw", "store", "full", "history", "analyses", "nightly")
 GIB = 1024**3
 # A long history is built (step `history`) in runs of this many days.
 CHUNK_DAYS = 30
@@ -273,6 +276,21 @@ class DatasetBench:
                 result["raw_events"] = steps["raw"]["samples"][0]["events"]
             self.remove_database(scratch)
             self.step_done(result)
+        # the reference is read beside the 30-day full build only (the 90-day one is built in
+        # runs); storing a 31M-row export would add minutes for no ratio
+        if "store" in self.steps and self.dataset.days <= self.chunk_days:
+            steps["store"] = self.repeat(
+                "export stored as it is",
+                lambda: {
+                    "kind": "raw",
+                    "query": "store",
+                    "files": files,
+                    "database": str(scratch),
+                    "settings": profile_settings(),
+                },
+            )
+            self.remove_database(scratch)
+            self.step_done(result)
 
         need_build = bool(self.steps & {"full", "history", "nightly", "analyses"})
         long_history = self.dataset.days > self.chunk_days
@@ -484,6 +502,12 @@ def compute_ratios(results: dict) -> dict:
             step_median(results, "10m-90d", "nightly", key),
             step_median(results, "10m-30d", "nightly", key),
         )
+    ratios["store_over_raw_10m"] = ratio(
+        step_median(results, big, "store"), step_median(results, big, "raw")
+    )
+    ratios["full_over_store_10m"] = ratio(
+        step_median(results, big, "full"), step_median(results, big, "store")
+    )
     analyses = results.get(big, {}).get("steps", {}).get("analyses", {})
     ratios["analysis_seconds_10m"] = {
         name: entry["median_seconds"] for name, entry in analyses.items() if "error" not in entry
@@ -549,6 +573,12 @@ def print_report(document: dict) -> None:
         print(
             f"  {label:<42} {shown + cpu_text:<22} target <= {target:g}  {verdict(value, target)}"
         )
+    for key, label in (
+        ("store_over_raw_10m", "export stored as it is / raw pass"),
+        ("full_over_store_10m", "full build / export stored as it is"),
+    ):
+        value = ratios.get(key)
+        print(f"  {label:<42} {'n/a' if value is None else f'{value:.3f}':<22} (reference)")
     print(f"\nload average at start {document['load_start']}, at end {document['load_end']}")
     print(f"results: {RESULTS_FILE}")
 

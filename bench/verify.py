@@ -32,7 +32,14 @@ def main(argv: list[str] | None = None) -> int:
         default=REPO,
         help="the dbt project to build (e.g. a copy without the change, to save the baseline)",
     )
+    parser.add_argument(
+        "--ignore-columns",
+        default="",
+        help="comma-separated columns left out of every checksum (for a change that redefines "
+        "a key: save the baseline from the old project with the same list)",
+    )
     args = parser.parse_args(argv)
+    ignore = frozenset(filter(None, args.ignore_columns.split(",")))
     size, _, days = args.dataset.partition("-")
     chosen = dataset(size, int(days.rstrip("d") or 30))
     chosen.ensure(log)
@@ -49,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copyfile(full, nightly)
     outcome = run_child(bench.dbt_spec(["run"], nightly, "target-nightly"))
     log(f"nightly {outcome['seconds']:.1f} s (cpu {outcome['cpu_seconds']:.1f} s)")
-    current = {"full": fingerprint(full), "nightly": fingerprint(nightly)}
+    current = {"full": fingerprint(full, ignore), "nightly": fingerprint(nightly, ignore)}
     FINGERPRINTS.mkdir(parents=True, exist_ok=True)
-    baseline_path = FINGERPRINTS / f"{chosen.key}.json"
+    suffix = f"-without-{'-'.join(sorted(ignore))}" if ignore else ""
+    baseline_path = FINGERPRINTS / f"{chosen.key}{suffix}.json"
     if args.save or not baseline_path.is_file():
         baseline_path.write_text(json.dumps(current, indent=1) + "\n")
         log(f"baseline saved: {baseline_path}")
