@@ -5,11 +5,15 @@
     has one.
 
     A window over every column moves all of them through its partition and sort: on DuckDB
-    the staging dedup over ~90 columns (the params JSON among them) was a third of the model
-    and spilled. DuckDB ranks a narrow projection (key, order columns, locator) instead and
-    joins the winners back by locator, reading the rows from one materialized copy so that
-    what `relation` computes (hashes, JSON) runs once. BigQuery has no row locator: it keeps
-    the plain window, as dbt-utils' deduplicate does. -#}
+    the staging dedup over ~90 columns spilled and was a third of the model. DuckDB instead
+    reads `relation` twice: a narrow pass groups the fingerprints and keeps only the values
+    that occur more than once, with their first row's locator (a few percent of the rows);
+    the wide pass streams every row past that small table, keeping a row whose value is
+    single or whose locator is its value's first. `relation` and the CTEs it reads must be
+    declared `as {{ truffle_not_materialized() }}`: DuckDB otherwise stores a CTE read twice,
+    every wide row of it, before either read starts. Both reads see the same rows in the
+    same order only if the locator is deterministic: it is (ga4_export_rows). BigQuery has
+    no row locator: it keeps the plain window, as dbt-utils' deduplicate does. -#}
 {% macro truffle_deduplicate(relation, partition_by, order_by, locator, count_column) -%}
     {{ return(adapter.dispatch('truffle_deduplicate', 'random_truffle')(relation, partition_by, order_by, locator, count_column)) }}
 {%- endmacro %}
@@ -34,41 +38,44 @@
     {%- for column in locator if column not in ordering -%}
         {%- do ordering.append(column) -%}
     {%- endfor -%}
-    {%- set narrow = [partition_by] + ordering -%}
-    -- every row computed once, read twice: by the ranking and by the join
-    with all_rows as materialized (
-        select * from {{ relation }}
-    ),
-
-    -- the ranking sees only the key, the order and the locator (the subquery keeps the
-    -- window from carrying every column of the materialized rows)
-    first_rows as (
+    -- the values held by more than one row, each with its row count and its first row
+    with repeated_values as (
         select
-            {{ locator | join(',\n            ') }},
-            {{ count_column }}
-        from (
-            select
-                {{ locator | join(',\n                ') }},
-                row_number() over (
-                    partition by {{ partition_by }}
-                    order by {{ ordering | join(', ') }}
-                ) as duplicate_rank,
-                count(*) over (partition by {{ partition_by }}) as {{ count_column }}
-            from (
-                select {{ narrow | join(', ') }}
-                from all_rows
-            ) as fingerprints
-        ) as ranked
-        where duplicate_rank = 1
+            {{ partition_by }},
+            count(*) as {{ count_column }},
+            min({
+                {%- for column in ordering %}
+                '{{ column }}': {{ column }}{{ ',' if not loop.last }}
+                {%- endfor %}
+            }) as first_row
+        from {{ relation }}
+        group by {{ partition_by }}
+        having count(*) > 1
     )
 
     select
-        all_rows.*,
-        first_rows.{{ count_column }}
-    from all_rows
-    inner join first_rows
-        on
+        {{ relation }}.*,
+        coalesce(repeated_values.{{ count_column }}, 1) as {{ count_column }}
+    from {{ relation }}
+    left join repeated_values
+        on {{ relation }}.{{ partition_by }} = repeated_values.{{ partition_by }}
+    where
+        repeated_values.{{ partition_by }} is null
         {%- for column in locator %}
-            {{ 'and ' if not loop.first }}all_rows.{{ column }} = first_rows.{{ column }}
+        {{ 'or (' if loop.first else 'and ' }}{{ relation }}.{{ column }} = repeated_values.first_row.{{ column }}{{ ')' if loop.last }}
         {%- endfor %}
+{%- endmacro %}
+
+
+{#- The keyword that keeps a CTE inline (evaluated where it is read) on engines that would
+    otherwise store a CTE read more than once (DuckDB); nothing elsewhere. -#}
+{% macro truffle_not_materialized() -%}
+    {{ return(adapter.dispatch('truffle_not_materialized', 'random_truffle')()) }}
+{%- endmacro %}
+
+{% macro default__truffle_not_materialized() -%}
+{%- endmacro %}
+
+{% macro duckdb__truffle_not_materialized() -%}
+    not materialized
 {%- endmacro %}

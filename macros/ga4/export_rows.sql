@@ -1,9 +1,9 @@
 {#- The GA4 export rows of the window, with the canonical columns (export_columns.sql) plus
     `event_params` (canonical type), `item_count`, `raw_record` (the text of a record that
     could not be parsed, else null), `source_table_suffix` (YYYYMMDD), `is_intraday`,
-    `source_file` and `source_row_number` (the row's position in its file where the engine
-    knows it: with source_file, a row locator that truffle_deduplicate joins on; null on
-    BigQuery, which has none). Only the window's shards are read (pitfall 14). -#}
+    `source_file` and `source_row_number` (with source_file, a row locator that
+    truffle_deduplicate matches on, the same on every read of the export: the row's position
+    in a Parquet file, its rank by text in a JSON file; null on BigQuery, which has none). Only the window's shards are read (pitfall 14). -#}
 {% macro ga4_export_rows(source_relation) -%}
     {{ return(adapter.dispatch('ga4_export_rows', 'random_truffle')(source_relation)) }}
 {%- endmacro %}
@@ -180,7 +180,8 @@
     {%- elif file_format == 'ndjson' -%}
         {#- Newline-delimited JSON is read line by line: a valid line is parsed with the declared
             schema, a malformed one stays a row (its text in raw_record) to be quarantined,
-            rather than failing the build or vanishing. -#}
+            rather than failing the build or vanishing. Lines are numbered by their text, the
+            same way on every read (see the JSON reader below). -#}
         {%- set reader -%}
         (
             select
@@ -191,7 +192,7 @@
             from (
                 select
                     filename,
-                    row_number() over (partition by filename) as file_row_number,
+                    row_number() over (partition by filename order by raw_line) as file_row_number,
                     raw_line,
                     case
                         when json_valid(raw_line) then json_transform(raw_line, '{{ ga4_duckdb_json_structure() }}')
@@ -206,8 +207,10 @@
         )
         {%- endset -%}
     {%- else -%}
-        {#- read_csv and read_json have no file_row_number: the rows of each file are numbered -#}
-        {%- set reader = "(select *, row_number() over (partition by filename) as file_row_number from read_json(" ~ ga4_duckdb_file_list(files) ~ ", columns = " ~ ga4_duckdb_json_columns() ~ ", filename = true))" -%}
+        {#- read_csv and read_json have no file_row_number: the rows of each file are numbered
+            by their text, the same way on every read (the dedup reads the export twice); rows
+            of equal text are equal rows, so which of them gets which number does not matter -#}
+        {%- set reader = "(select *, row_number() over (partition by filename order by cast(to_json(json_rows) as varchar)) as file_row_number from read_json(" ~ ga4_duckdb_file_list(files) ~ ", columns = " ~ ga4_duckdb_json_columns() ~ ", filename = true) as json_rows)" -%}
     {%- endif -%}
     {%- set columns = {} -%}
     {%- for row in run_query("describe select * from " ~ reader).rows -%}

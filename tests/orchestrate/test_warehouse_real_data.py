@@ -77,6 +77,28 @@ def test_debug_traffic_is_flagged_not_dropped(real_warehouse: Warehouse) -> None
     assert real_warehouse.scalar("select count(*) from events where is_debug_event") == expected
 
 
+def test_every_param_is_kept_as_json(real_warehouse: Warehouse) -> None:
+    # the sample has no duplicate rows (see raw_row_count below), so every exported param of
+    # every row must be a key of its event's JSON object
+    with duckdb.connect() as connection:
+        exported = connection.execute(
+            "select sum(len(event_params)), "
+            "count(*) filter (where list_contains(list_transform(event_params, lambda p: p.key), "
+            "'page_location')) from read_parquet(?)",
+            [[str(path) for path in sorted(REAL_SAMPLE.glob("*.parquet"))]],
+        ).fetchall()[0]
+    kept = real_warehouse.query(
+        "select sum(len(json_keys(event_params_json))), "
+        "count(*) filter (where json_extract_string(event_params_json, '$.page_location') "
+        "= page_location), "
+        "count(*) filter (where json_extract_string(event_params_json, '$.ga_session_id') "
+        "is distinct from ga_session_id) "
+        "from events"
+    )[0]
+    assert exported[0] > 79660 and exported[1] > 0
+    assert kept == (exported[0], exported[1], 0)
+
+
 def test_every_raw_row_is_accounted_for(real_warehouse: Warehouse) -> None:
     assert real_warehouse.scalar("select sum(raw_row_count) from stg_ga4__events") == 79660
 
