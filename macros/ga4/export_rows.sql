@@ -3,7 +3,8 @@
     could not be parsed, else null), `source_table_suffix` (YYYYMMDD), `is_intraday`,
     `source_file` and `source_row_number` (with source_file, a row locator that
     truffle_deduplicate matches on, the same on every read of the export: the row's position
-    in a Parquet file, its rank by text in a JSON file; null on BigQuery, which has none). Only the window's shards are read (pitfall 14). -#}
+    in a Parquet file, its rank by text in a JSON file; null on BigQuery, which has none).
+    Only the window's shards are read (pitfall 14). -#}
 {% macro ga4_export_rows(source_relation) -%}
     {{ return(adapter.dispatch('ga4_export_rows', 'random_truffle')(source_relation)) }}
 {%- endmacro %}

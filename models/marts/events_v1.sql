@@ -84,7 +84,7 @@ final as (
     select * from kept
 )
 
--- no second sort (truffle_storage_order): staging is stored sorted by date (each run's rows
--- in one sorted batch) and the joins above stream it, so rows land in date-clustered row
--- groups anyway; sorting ~100 wide columns again cost a third of this model's time
+-- no sort (truffle_storage_order): staging's rows are day-clustered as they were read, one
+-- day's shards after another, and the joins above stream them, so rows land in day-clustered
+-- row groups anyway; sorting ~100 wide columns cost a third of this model's time
 select * from final

@@ -297,7 +297,6 @@ GA4_EXPORT_COLUMNS: dict[str, str] = {
         " ad_unit_id STRING>"
     ),
 }
-GA4_NEWER_COLUMNS = NEWER_COLUMNS
 TABLE_SUFFIX = "_TABLE_SUFFIX"
 
 
@@ -306,9 +305,7 @@ def ga4_export_columns(*, newer_columns: bool = True) -> dict[str, str]:
     2020-21 vintage (the public sample's columns 1-23)."""
     if newer_columns:
         return dict(GA4_EXPORT_COLUMNS)
-    return {
-        name: kind for name, kind in GA4_EXPORT_COLUMNS.items() if name not in GA4_NEWER_COLUMNS
-    }
+    return {name: kind for name, kind in GA4_EXPORT_COLUMNS.items() if name not in NEWER_COLUMNS}
 
 
 # ------------------------------------------------------------------------ catalog ----
