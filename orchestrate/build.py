@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -12,6 +13,7 @@ from orchestrate.console import CliError, console
 from orchestrate.cost import CostLine, Thresholds, compiled_nodes, measure, sort_lines
 from orchestrate.dbt import DbtRun, DbtUsageError, check_project, run_dbt
 from orchestrate.engines import engine_for
+from orchestrate.run_dates import pinned_vars, resolve_run_date
 from orchestrate.settings import Settings
 
 EXPORT_PATTERNS = ("events_*.parquet", "events_*.json", "events_*.ndjson", "events_*.jsonl")
@@ -102,16 +104,27 @@ def build(
     *,
     select: list[str] | None = None,
     full_refresh: bool = False,
+    run_date: dt.date | None = None,
     extra_vars: dict[str, object] | None = None,
     thresholds: Thresholds | None = None,
     allow_expensive: bool = False,
+    allow_deletes: bool = False,
+    skip_deletes: bool = False,
+    quiet: bool = False,
 ) -> BuildOutcome:
-    """Cost check (unless no thresholds), then `dbt build` on the selection."""
+    """Cost check (unless no thresholds), then `dbt build` on the selection, with the run's
+    dates resolved once and pinned (run_dates.pinned_vars)."""
     require_export(settings)
+    run_date = resolve_run_date(settings, run_date)
+    variables = pinned_vars(
+        settings, run_date, allow_deletes=allow_deletes, skip_deletes=skip_deletes
+    )
+    variables.update(extra_vars or {})
     costs: list[CostLine] = []
     if thresholds is not None:
-        console.print("Checking what each model would read...")
-        costs = check_costs(settings, thresholds, select=select, extra_vars=extra_vars)
+        if not quiet:
+            console.print("Checking what each model would read...")
+        costs = check_costs(settings, thresholds, select=select, extra_vars=variables)
         if not allow_expensive:
             refuse_expensive(costs)
     args = ["build"]
@@ -119,7 +132,7 @@ def build(
         args += ["--select", *select]
     if full_refresh:
         args.append("--full-refresh")
-    run = run_dbt(args, settings, extra_vars=extra_vars)
+    run = run_dbt(args, settings, extra_vars=variables, quiet=quiet)
     return BuildOutcome(run=run, costs=costs, rows=model_row_counts(settings, run))
 
 
@@ -149,8 +162,32 @@ def print_summary(outcome: BuildOutcome) -> None:
             f"{sum(result.execution_time for result in results):.1f}",
         )
     console.print(table)
+    print_deletions(outcome.run.deletions)
     if outcome.costs:
         print_costs(outcome.costs, title="cost check (before the build)")
+
+
+def print_deletions(deletions: list[dict[str, object]]) -> None:
+    """What each destructive step removed (or was refused, or skipped), per table."""
+    if not deletions:
+        console.print("Destructive steps: nothing deleted (no rows past retention, no erasure).")
+        return
+    table = Table(title="destructive steps")
+    for column in ("table", "step", "rows removed", "of rows", "days", "status"):
+        table.add_column(column, justify="right" if "rows" in column else "left")
+    for item in deletions:
+        status = "refused" if item.get("refused") else "skipped" if item.get("skipped") else "done"
+        removed = 0 if status != "done" else item.get("rows", 0)
+        days = f"{item['first_day']} to {item['last_day']}" if item.get("first_day") else ""
+        table.add_row(
+            str(item.get("table")),
+            str(item.get("step")),
+            f"{removed:,}",
+            f"{item['table_rows']:,}" if item.get("table_rows") is not None else "",
+            days,
+            status,
+        )
+    console.print(table)
 
 
 def print_costs(lines: list[CostLine], title: str = "cost") -> None:

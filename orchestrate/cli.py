@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
+from rich.markup import escape
 
 from orchestrate import __version__
 from orchestrate.analyses import ParameterError
@@ -192,6 +194,23 @@ AllowExpensive = Annotated[
 Select = Annotated[
     list[str] | None, typer.Option("--select", "-s", help="dbt selection (repeatable).")
 ]
+AllowDeletes = Annotated[
+    bool,
+    typer.Option(
+        help="Let retention and erasure delete rows of the newest 30 days or over 25% of a "
+        "table (refused otherwise)."
+    ),
+]
+JsonOutput = Annotated[
+    bool, typer.Option("--json", help="Print the run summary as JSON on stdout (dbt quiet).")
+]
+RunDate = Annotated[
+    str | None,
+    typer.Option(
+        help="The run date, YYYY-MM-DD (default: today in the property time zone; a future "
+        "date is refused)."
+    ),
+]
 
 
 def _thresholds(warn_mb: float | None, max_mb: float | None) -> Thresholds:
@@ -205,33 +224,47 @@ def build(
     full_refresh: Annotated[
         bool, typer.Option(help="Rebuild incremental models from the whole export.")
     ] = False,
+    run_date: RunDate = None,
     warn_mb: CostWarn = None,
     max_mb: CostMax = None,
     allow_expensive: AllowExpensive = False,
+    allow_deletes: AllowDeletes = False,
+    json_output: JsonOutput = False,
 ) -> None:
     """Cost check, then dbt build (seeds, models, data and unit tests) with a summary.
 
-    Exit 0 when everything passed, 1 when nodes failed or a model is over the cost limit,
-    2 for usage or configuration errors."""
+    Exit 0 when everything passed, 1 when nodes failed (a refused delete included) or a model
+    is over the cost limit, 2 for usage or configuration errors (a future run date)."""
     from orchestrate.build import build as run_build
+
+    day = _parse_date(run_date)
 
     def action() -> int:
         outcome = run_build(
             state.settings,
             select=select,
             full_refresh=full_refresh,
+            run_date=day,
             thresholds=_thresholds(warn_mb, max_mb),
             allow_expensive=allow_expensive,
+            allow_deletes=allow_deletes,
+            quiet=json_output,
         )
-        return _finish_build(outcome)
+        return _finish_build(outcome, json_output)
 
     _run(action)
 
 
-def _finish_build(outcome: BuildOutcome) -> int:
-    """Print the build summary; failing nodes end the command with exit code 1."""
+def _finish_build(outcome: BuildOutcome, json_output: bool = False) -> int:
+    """Print the build summary (or JSON); failing nodes end the command with exit code 1."""
     from orchestrate.build import print_summary
+    from orchestrate.nightly import summarize
 
+    if json_output:
+        summary = summarize(outcome)
+        summary["success"] = not outcome.run.failures
+        print(json.dumps(summary, indent=2, default=str))
+        return 1 if outcome.run.failures else 0
     print_summary(outcome)
     if outcome.run.failures:
         raise CliError(outcome.run.failure_report(), exit_code=1)
@@ -244,9 +277,16 @@ def nightly(
         str | None,
         typer.Option(
             help="Pretend today is this date, YYYY-MM-DD (default: today in the "
-            "property time zone)."
+            "property time zone; a future date is refused)."
         ),
     ] = None,
+    catch_up: Annotated[
+        bool,
+        typer.Option(
+            help="After missed nights, re-process every day since the last successful run "
+            "(the newest day in the warehouse) in one build."
+        ),
+    ] = True,
     summary: Annotated[
         Path | None,
         typer.Option(help="Where to write the JSON run summary [target/nightly_summary.json]."),
@@ -254,9 +294,12 @@ def nightly(
     warn_mb: CostWarn = None,
     max_mb: CostMax = None,
     allow_expensive: AllowExpensive = False,
+    allow_deletes: AllowDeletes = False,
+    json_output: JsonOutput = False,
 ) -> None:
-    """The scheduled refresh: freshness check, incremental build of the window, tests, cost
-    summary, JSON run summary. Exit non-zero when anything failed."""
+    """The scheduled refresh: freshness check, incremental build of the window (or of every
+    day since the last run), tests, cost summary, JSON run summary. A failed freshness check
+    turns retention and erasure off for the run. Exit non-zero when anything failed."""
     from orchestrate.build import print_summary
     from orchestrate.nightly import nightly as run_nightly
 
@@ -268,12 +311,22 @@ def nightly(
             _thresholds(warn_mb, max_mb),
             run_date=day,
             allow_expensive=allow_expensive,
+            allow_deletes=allow_deletes,
+            catch_up=catch_up,
             summary_path=summary,
+            quiet=json_output,
         )
-        if result.get("outcome") is not None:
-            print_summary(result["outcome"])
+        outcome = result.pop("outcome", None)
+        if json_output:
+            print(json.dumps(result, indent=2, default=str))
+            return code
+        if outcome is not None:
+            print_summary(outcome)
         for failure in result.get("failures", []):
-            error_console.print(f"[red]failed:[/] {failure['node']}: {failure.get('message')}")
+            error_console.print(
+                f"[red]failed:[/] {escape(str(failure['node']))}: "
+                f"{escape(str(failure.get('message')))}"
+            )
         path = summary or state.settings.project_dir / "target" / "nightly_summary.json"
         console.print(f"Run summary: {path}")
         return code
@@ -288,8 +341,11 @@ def backfill(
     warn_mb: CostWarn = None,
     max_mb: CostMax = None,
     allow_expensive: AllowExpensive = False,
+    allow_deletes: AllowDeletes = False,
+    json_output: JsonOutput = False,
 ) -> None:
-    """Re-process exactly a date range (late or corrected export days), without a full refresh."""
+    """Re-process exactly a date range (late or corrected export days), without a full
+    refresh; sessions touching the range are rebuilt whole."""
     from orchestrate.nightly import backfill as run_backfill
 
     first, last = _parse_date(start), _parse_date(end)
@@ -302,8 +358,10 @@ def backfill(
             first,
             last,
             allow_expensive=allow_expensive,
+            allow_deletes=allow_deletes,
+            quiet=json_output,
         )
-        return _finish_build(outcome)
+        return _finish_build(outcome, json_output)
 
     _run(action)
 

@@ -66,6 +66,8 @@ class DbtRun:
     target_path: Path
     results: list[NodeResult] = field(default_factory=list)
     elapsed_seconds: float = 0.0
+    # what each destructive step (retention, erasure) removed, refused or skipped, per table
+    deletions: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def failures(self) -> list[NodeResult]:
@@ -159,6 +161,25 @@ def _kill_point_callbacks() -> list:
     return [callback]
 
 
+DELETES_MARKER = "TRUFFLE_DELETES "
+
+
+def _deletion_collector(into: list[dict[str, object]]):
+    """A callback keeping the delete guard's reports (macros/ga4/deletes.sql logs one
+    `TRUFFLE_DELETES {json}` debug line per destructive step)."""
+
+    def callback(event: object) -> None:
+        info, data = getattr(event, "info", None), getattr(event, "data", None)
+        if getattr(info, "name", "") not in ("JinjaLogDebug", "JinjaLogInfo"):
+            return
+        message = str(getattr(data, "msg", ""))
+        if message.startswith(DELETES_MARKER):
+            with contextlib.suppress(ValueError):
+                into.append(json.loads(message[len(DELETES_MARKER) :]))
+
+    return callback
+
+
 def _first_line(exception: BaseException) -> str:
     text = " ".join(str(exception).split())
     return text or type(exception).__name__
@@ -224,8 +245,10 @@ def run_dbt(
     if settings.target_name == "duckdb":
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     os.environ["TRUFFLE_DUCKDB_PATH"] = str(settings.warehouse_path)
+    deletions: list[dict[str, object]] = []
+    callbacks = [*_kill_point_callbacks(), _deletion_collector(deletions)]
     try:
-        result = dbtRunner(callbacks=_kill_point_callbacks()).invoke(command)
+        result = dbtRunner(callbacks=callbacks).invoke(command)
     finally:
         _release_duckdb()
         if previous is None:
@@ -247,4 +270,5 @@ def run_dbt(
         target_path=target_path,
         results=results,
         elapsed_seconds=elapsed,
+        deletions=deletions,
     )

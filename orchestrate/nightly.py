@@ -10,64 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
-from orchestrate.build import BuildOutcome, build
+from orchestrate.build import BuildOutcome, build, require_export
 from orchestrate.console import CliError, console
 from orchestrate.cost import Thresholds
-from orchestrate.dbt import DbtUsageError
+from orchestrate.run_dates import (
+    newest_export_day,
+    newest_loaded_day,
+    project_var,
+    resolve_run_date,
+)
 from orchestrate.settings import Settings
-
-SHARD = re.compile(r"^events_(?:intraday_)?(\d{8})\.(?:parquet|json|ndjson|jsonl)$")
-
-
-def project_var(settings: Settings, name: str, default: object = None) -> object:
-    """A dbt variable as this run sees it: --vars first, then dbt_project.yml."""
-    if name in settings.vars:
-        return settings.vars[name]
-    document = yaml.safe_load((settings.project_dir / "dbt_project.yml").read_text()) or {}
-    value = (document.get("vars") or {}).get(name)
-    return default if value is None else value
-
-
-def property_today(settings: Settings) -> dt.date:
-    zone = str(project_var(settings, "ga4_property_time_zone", "UTC"))
-    try:
-        return dt.datetime.now(ZoneInfo(zone)).date()
-    except ZoneInfoNotFoundError:
-        raise DbtUsageError(f"unknown ga4_property_time_zone {zone!r} (use an IANA name)") from None
-
-
-def newest_export_day(settings: Settings) -> dt.date | None:
-    """The newest daily or intraday shard of the export."""
-    if settings.target_name == "bigquery":
-        from orchestrate.engines import engine_for
-
-        project = project_var(settings, "ga4_project") or ""
-        dataset = project_var(settings, "ga4_dataset")
-        prefix = f"`{project}`.{dataset}" if project else str(dataset)
-        result = engine_for(settings).run(
-            "select max(regexp_extract(table_name, r'([0-9]{8})$')) from "
-            f"{prefix}.INFORMATION_SCHEMA.TABLES "
-            r"where regexp_contains(table_name, r'^events_(intraday_)?[0-9]{8}$')",
-            {},
-            [],
-            timeout_seconds=60,
-            max_rows=1,
-        )
-        newest = result.rows[0][0] if result.rows else None
-        return dt.datetime.strptime(newest, "%Y%m%d").date() if newest else None
-    days = [
-        match.group(1)
-        for path in settings.export_path.glob("events_*")
-        if (match := SHARD.match(path.name))
-    ]
-    return dt.datetime.strptime(max(days), "%Y%m%d").date() if days else None
 
 
 @dataclass
@@ -96,10 +51,36 @@ def check_freshness(settings: Settings, run_date: dt.date) -> Freshness:
     return Freshness(newest, lag, max_lag)
 
 
-def _window(settings: Settings, run_date: dt.date) -> dict[str, str]:
-    lookback = int(project_var(settings, "ga4_lookback_days", 3))
+def lookback_days(settings: Settings) -> int:
+    value = project_var(settings, "ga4_lookback_days", 3)
+    try:
+        days = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        days = -1
+    if days < 0:
+        raise CliError(f"ga4_lookback_days must be a whole number of days >= 0, not {value!r}")
+    return days
+
+
+def catch_up_start(settings: Settings, run_date: dt.date) -> dt.date | None:
+    """The first day to re-process when nightlies were missed, or None when the usual window
+    covers everything since the last successful run.
+
+    The last run got to the newest event day the warehouse holds (L). When L is older than
+    the day before the usual window, days were missed: the run re-processes from
+    L - lookback + 1 (GA4 may have rewritten those days since they were last read) to the run
+    date, in one build."""
+    loaded = newest_loaded_day(settings)
+    lookback = lookback_days(settings)
+    if loaded is None or loaded >= run_date - dt.timedelta(days=lookback + 1):
+        return None
+    return loaded - dt.timedelta(days=max(lookback - 1, 0))
+
+
+def _window(settings: Settings, run_date: dt.date, first: dt.date | None = None) -> dict[str, str]:
+    lookback = lookback_days(settings)
     return {
-        "start": (run_date - dt.timedelta(days=lookback)).isoformat(),
+        "start": (first or run_date - dt.timedelta(days=lookback)).isoformat(),
         "end": run_date.isoformat(),
     }
 
@@ -173,6 +154,7 @@ def summarize(outcome: BuildOutcome) -> dict[str, object]:
         "failures": [
             {"node": r.name, "status": r.status, "message": r.message} for r in run.failures
         ],
+        "deletions": run.deletions,
         "costs": [line.as_dict() for line in outcome.costs],
     }
 
@@ -183,18 +165,28 @@ def nightly(
     *,
     run_date: dt.date | None = None,
     allow_expensive: bool = False,
+    allow_deletes: bool = False,
+    catch_up: bool = True,
     summary_path: Path | None = None,
+    quiet: bool = False,
 ) -> tuple[int, dict]:
-    """Run the nightly refresh; returns (exit code, summary). The summary is always written."""
+    """Run the nightly refresh; returns (exit code, summary). The summary is always written.
+
+    After missed nights (or with `catch_up`), the run re-processes every day since the last
+    successful run in one build. A failed freshness check still builds, but with the
+    destructive steps (retention, erasure) off."""
     started = dt.datetime.now(dt.UTC)
-    run_date = run_date or property_today(settings)
+    require_export(settings)
+    run_date = resolve_run_date(settings, run_date)
+    first = catch_up_start(settings, run_date) if catch_up else None
     summary_path = summary_path or settings.project_dir / "target" / "nightly_summary.json"
     summary: dict[str, object] = {
         "command": "nightly",
         "started_at": started.isoformat(),
         "target": settings.target_name,
         "run_date": run_date.isoformat(),
-        "window": _window(settings, run_date),
+        "window": _window(settings, run_date, first),
+        "catch_up": first is not None,
     }
     freshness = check_freshness(settings, run_date)
     summary["freshness"] = freshness.as_dict()
@@ -202,13 +194,27 @@ def nightly(
         f"Source freshness: newest export day {freshness.newest_day} "
         f"({freshness.lag_days} day(s) before {run_date}; limit {freshness.max_lag_days})"
     )
+    if not freshness.ok:
+        console.print("Freshness failed: retention and erasure are skipped in this run.")
+    if first is not None:
+        console.print(f"Catching up: re-processing {first} to {run_date} (missed nightlies).")
+    range_vars: dict[str, object] = {}
+    if first is not None:
+        range_vars = {
+            "ga4_backfill_start_date": first.isoformat(),
+            "ga4_backfill_end_date": run_date.isoformat(),
+        }
     exit_code = 0
     try:
         outcome = build(
             settings,
-            extra_vars={"ga4_run_date": run_date.isoformat()},
+            run_date=run_date,
+            extra_vars=range_vars,
             thresholds=thresholds,
             allow_expensive=allow_expensive,
+            allow_deletes=allow_deletes,
+            skip_deletes=not freshness.ok,
+            quiet=quiet,
         )
         summary.update(summarize(outcome))
         summary["quarantine"] = quarantine_counts(settings, outcome)
@@ -224,7 +230,7 @@ def nightly(
                 "node": "source freshness",
                 "status": "error",
                 "message": f"newest export day {freshness.newest_day} is {freshness.lag_days} "
-                f"day(s) old (limit {freshness.max_lag_days})",
+                f"day(s) old (limit {freshness.max_lag_days}); retention and erasure skipped",
             },
         )
     if failures and exit_code == 0:
@@ -244,18 +250,27 @@ def backfill(
     end: dt.date,
     *,
     allow_expensive: bool = False,
+    allow_deletes: bool = False,
+    quiet: bool = False,
 ) -> BuildOutcome:
     """Re-process exactly [start, end] (late or corrected export days), no full refresh."""
     if start > end:
         raise CliError(f"--start {start} is after --end {end}")
     if (end - start).days > 3660:
         raise CliError("a backfill covers at most 10 years; split it")
+    require_export(settings)
+    run_date = resolve_run_date(settings)
+    if end > run_date:
+        raise CliError(f"--end {end} is after the run date {run_date}: fix the date")
     return build(
         settings,
+        run_date=run_date,
         extra_vars={
             "ga4_backfill_start_date": start.isoformat(),
             "ga4_backfill_end_date": end.isoformat(),
         },
         thresholds=thresholds,
         allow_expensive=allow_expensive,
+        allow_deletes=allow_deletes,
+        quiet=quiet,
     )

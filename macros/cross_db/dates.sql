@@ -59,3 +59,9 @@
 {% macro bigquery__truffle_days_between(start_date, end_date) -%}
     date_diff({{ end_date }}, {{ start_date }}, day)
 {%- endmacro %}
+
+
+{#- A SQL string literal of a compile-time text (quotes doubled). -#}
+{% macro truffle_string_literal(value) -%}
+    {{ return("'" ~ (value | string).replace("'", "''") ~ "'") }}
+{%- endmacro %}

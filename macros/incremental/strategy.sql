@@ -97,3 +97,48 @@
 {% macro bigquery__truffle_upsert_strategy() -%}
     {{ return('merge') }}
 {%- endmacro %}
+
+
+{#- Session models replace touched sessions by key (ga4_session_reach): DuckDB delete+insert
+    on session_key; BigQuery merge on session_key, its scan of the target bounded to the
+    stored sessions the lookup can reach (the window and ga4_session_max_span_days around it;
+    config is captured at parse time, so without a run date the bounds are expressions on the
+    property's current date). -#}
+{% macro truffle_session_strategy() -%}
+    {{ return(adapter.dispatch('truffle_session_strategy', 'random_truffle')()) }}
+{%- endmacro %}
+
+{% macro default__truffle_session_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro bigquery__truffle_session_strategy() -%}
+    {{ return('merge') }}
+{%- endmacro %}
+
+{% macro truffle_session_merge_predicates() -%}
+    {{ return(adapter.dispatch('truffle_session_merge_predicates', 'random_truffle')()) }}
+{%- endmacro %}
+
+{% macro default__truffle_session_merge_predicates() -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro bigquery__truffle_session_merge_predicates() -%}
+    {%- set span = ga4_session_span_days() -%}
+    {%- set backfill_start = var('ga4_backfill_start_date', none) -%}
+    {%- set backfill_end = var('ga4_backfill_end_date', none) -%}
+    {%- if backfill_start and backfill_end -%}
+        {%- set first = "date('" ~ (truffle_parse_date(backfill_start) - modules.datetime.timedelta(days=span)) ~ "')" -%}
+        {%- set last = "date('" ~ (truffle_parse_date(backfill_end) + modules.datetime.timedelta(days=span)) ~ "')" -%}
+    {%- elif var('ga4_run_date', none) -%}
+        {%- set run_date = truffle_parse_date(var('ga4_run_date')) -%}
+        {%- set first = "date('" ~ (run_date - modules.datetime.timedelta(days=(var('ga4_lookback_days', 3) | int) + span)) ~ "')" -%}
+        {%- set last = "date('" ~ (run_date + modules.datetime.timedelta(days=span)) ~ "')" -%}
+    {%- else -%}
+        {%- set tz = var('ga4_property_time_zone', 'UTC') -%}
+        {%- set first = "date_sub(current_date('" ~ tz ~ "'), interval " ~ ((var('ga4_lookback_days', 3) | int) + span) ~ " day)" -%}
+        {%- set last = "date_add(current_date('" ~ tz ~ "'), interval " ~ span ~ " day)" -%}
+    {%- endif -%}
+    {{ return(["DBT_INTERNAL_DEST.session_start_date between " ~ first ~ " and " ~ last]) }}
+{%- endmacro %}

@@ -13,13 +13,26 @@
     {{ return(modules.datetime.datetime.strptime(value | string, '%Y-%m-%d').date()) }}
 {%- endmacro %}
 
+{#- The property's date today, computed once per call at compile time. -#}
+{% macro ga4_property_today() -%}
+    {%- set tz = modules.pytz.timezone(var('ga4_property_time_zone', 'UTC')) -%}
+    {{ return(modules.datetime.datetime.now(tz).date()) }}
+{%- endmacro %}
+
+{#- The run date: `ga4_run_date`, else today in the property time zone. A run date after
+    today there is a typo, and a run built on it would count retention from the future:
+    refused before anything runs. -#}
 {% macro ga4_run_date() -%}
     {%- set configured = var('ga4_run_date', none) -%}
     {%- if configured -%}
-        {{ return(truffle_parse_date(configured)) }}
+        {%- set run_date = truffle_parse_date(configured) -%}
+        {%- set today = ga4_property_today() -%}
+        {%- if run_date > today -%}
+            {{ exceptions.raise_compiler_error("ga4_run_date " ~ run_date ~ " is in the future (today is " ~ today ~ " in " ~ var('ga4_property_time_zone', 'UTC') ~ "): fix the run date.") }}
+        {%- endif -%}
+        {{ return(run_date) }}
     {%- endif -%}
-    {%- set tz = modules.pytz.timezone(var('ga4_property_time_zone', 'UTC')) -%}
-    {{ return(modules.datetime.datetime.now(tz).date()) }}
+    {{ return(ga4_property_today()) }}
 {%- endmacro %}
 
 {#- is_incremental(), or forced by a variable so the incremental form can be rendered offline.
@@ -77,4 +90,76 @@
         {%- do clauses.append(column ~ " <= " ~ date_literal(end)) -%}
     {%- endif -%}
     {{ clauses | join(' and ') if clauses else (truffle_every_partition_filter(column) or 'true') }}
+{%- endmacro %}
+
+
+{#- Sessions are whole on every path (pitfall 3, and GA4 sessions whose events lie days apart).
+    A session's row is keyed, not dated: an incremental run rebuilds every session *touched*
+    by the window (any event in it, or a stored row overlapping it), each from all its events,
+    wherever its start day lies, and replaces those rows by key (DuckDB delete+insert, BigQuery
+    merge bounded to the reach below).
+
+    The reach: stored sessions are looked up `ga4_session_max_span_days` (30) around the
+    window, so the work stays bounded by the window plus the span of the sessions it touches.
+    A session whose events lie further apart than that is rebuilt from the part in reach. -#}
+{% macro ga4_session_span_days() -%}
+    {{ return(var('ga4_session_max_span_days', 30) | int) }}
+{%- endmacro %}
+
+{#- SQL: the keys of the sessions touched by the window, given the stored sessions. -#}
+{% macro ga4_touched_session_keys(stored_sessions) -%}
+    {%- set window = ga4_window() -%}
+    {%- set span = modules.datetime.timedelta(days=ga4_session_span_days()) -%}
+    select session_key from {{ ref('events') }}
+    where {{ ga4_window_filter('event_date') }} and session_key is not null
+    union all
+    select session_key from {{ stored_sessions }}
+    where
+        session_start_date >= {{ date_literal(window.start - span) }}
+        and session_start_date <= {{ date_literal(window.end) }}
+        and session_end_date >= {{ date_literal(window.start) }}
+{%- endmacro %}
+
+{#- The event dates an incremental session rebuild reads ({'start', 'end'}, Python dates):
+    the window widened to the first start and last end of the stored sessions it touches
+    (looked up when the run executes; offline, the window itself). None on a full build. -#}
+{% macro ga4_session_reach(stored_sessions) -%}
+    {%- set window = ga4_window() -%}
+    {%- if window.kind == 'full' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set reach = {'start': window.start, 'end': window.end} -%}
+    {%- if execute and not var('ga4_render_offline', false) -%}
+        {%- set span = modules.datetime.timedelta(days=ga4_session_span_days()) -%}
+        {%- set lookup -%}
+            select min(session_start_date), max(session_end_date)
+            from {{ stored_sessions }}
+            where
+                session_start_date >= {{ date_literal(window.start - span) }}
+                and session_start_date <= {{ date_literal(window.end + span) }}
+                and session_key in ({{ ga4_touched_session_keys(stored_sessions) }})
+        {%- endset -%}
+        {%- set found = run_query(lookup).rows[0] -%}
+        {%- if found[0] is not none -%}
+            {%- do reach.update({'start': [reach.start, found[0]] | min, 'end': [reach.end, found[1]] | max}) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(reach) }}
+{%- endmacro %}
+
+{#- Post-hook of the session models: a stored session that began in the window but whose
+    events are gone from it (the export day was rewritten) is deleted; every other touched
+    session was replaced by key. -#}
+{% macro ga4_drop_vanished_sessions() -%}
+    {%- if execute and ga4_is_incremental() and not var('ga4_render_incremental', false) -%}
+    delete from {{ this }}
+    where
+        {{ ga4_window_filter('session_start_date') }}
+        and session_key not in (
+            select session_key from {{ ref('events') }}
+            where {{ ga4_window_filter('event_date') }} and session_key is not null
+        )
+    {%- else -%}
+    select 1 as nothing_vanished
+    {%- endif -%}
 {%- endmacro %}

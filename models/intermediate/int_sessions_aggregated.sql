@@ -1,13 +1,14 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy=truffle_incremental_strategy(),
-        unique_key=truffle_incremental_key('session_start_date'),
+        incremental_strategy=truffle_session_strategy(),
+        unique_key='session_key',
+        incremental_predicates=truffle_session_merge_predicates(),
         partition_by=truffle_partition_by('session_start_date'),
-        partitions=ga4_bigquery_partitions(),
         partition_expiration_days=truffle_partition_expiration_days(),
         cluster_by=['session_key'],
         post_hook=[
+            "{{ ga4_drop_vanished_sessions() }}",
             "{{ ga4_restitch_devices() }}",
             "{{ ga4_erase_identities_from(this, 'session_start_date') }}",
             "{{ ga4_apply_retention(\"'user_activity'\", 'session_start_date') }}",
@@ -15,16 +16,32 @@
     )
 }}
 
+{%- set reach = ga4_session_reach(this) if ga4_is_incremental() else none %}
+
 with
 
--- a session's facts come from all its events, whatever day they landed in (pitfall 3): read
--- one day before the window so a session that began before midnight keeps its true start,
--- and one day after (a backfill's last day) so one that ends after midnight is whole
+-- a session's facts come from all its events, whatever day they landed in (pitfall 3): an
+-- incremental run reads from the first start to the last end of the sessions the window
+-- touches (ga4_session_reach), a day more on each side so a session at either edge is whole
 session_events as (
     select * from {{ ref('events') }}
     where
         session_key is not null
+        {%- if reach %}
+        and event_date >= {{ date_literal(reach.start - modules.datetime.timedelta(days=1)) }}
+        and event_date <= {{ date_literal(reach.end + modules.datetime.timedelta(days=1)) }}
+        {%- else %}
         and {{ ga4_window_filter('event_date', extra_days_before=1, extra_days_after=1) }}
+        {%- endif %}
+),
+
+-- incremental runs: the sessions to replace (by key), whole
+touched_sessions as (
+    {%- if reach %}
+    {{ ga4_touched_session_keys(this) }}
+    {%- else %}
+    select session_key from session_events where false
+    {%- endif %}
 ),
 
 -- the traffic each event carries: newer exports' collected_traffic_source, else the
@@ -122,7 +139,7 @@ sourced as (
     from aggregated
 ),
 
--- sessions that began in the window; earlier ones keep their rows (their start is older)
+-- full builds: the sessions that began in the range; incremental runs: the touched ones
 final as (
     select
         session_key,
@@ -169,7 +186,12 @@ final as (
         first_touch_medium,
         first_touch_campaign
     from sourced
-    where {{ ga4_window_filter('session_start_date') }}
+    where
+        {%- if reach %}
+        session_key in (select touched_sessions.session_key from touched_sessions)
+        {%- else %}
+        {{ ga4_window_filter('session_start_date') }}
+        {%- endif %}
 )
 
 select * from final

@@ -1,13 +1,14 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy=truffle_incremental_strategy(),
-        unique_key=truffle_incremental_key('session_start_date'),
+        incremental_strategy=truffle_session_strategy(),
+        unique_key='session_key',
+        incremental_predicates=truffle_session_merge_predicates(),
         partition_by=truffle_partition_by('session_start_date'),
-        partitions=ga4_bigquery_partitions(),
         partition_expiration_days=truffle_partition_expiration_days(),
         cluster_by=['unified_user_id', 'device_category', 'country'],
         post_hook=[
+            "{{ ga4_drop_vanished_sessions() }}",
             "{{ ga4_restitch_devices() }}",
             "{{ ga4_erase_identities_from(this, 'session_start_date') }}",
             "{{ ga4_apply_retention(\"'user_activity'\", 'session_start_date') }}",
@@ -15,17 +16,36 @@
     )
 }}
 
+-- depends_on: {{ ref('events') }}
+{%- set reach = ga4_session_reach(ref('int_sessions_aggregated')) if ga4_is_incremental() else none %}
+
 with
 
+-- full builds: the sessions that began in the range; incremental runs: the sessions the
+-- window touched (int_sessions_aggregated rebuilt them whole), replaced by key
 sessions as (
     select * from {{ ref('int_sessions_aggregated') }}
-    where {{ ga4_window_filter('session_start_date') }}
+    where
+        {%- if reach %}
+        session_start_date >= {{ date_literal(reach.start) }}
+        and session_start_date <= {{ date_literal(reach.end) }}
+        and session_key in ({{ ga4_touched_session_keys(ref('int_sessions_aggregated')) }})
+        {%- else %}
+        {{ ga4_window_filter('session_start_date') }}
+        {%- endif %}
 ),
 
--- the window's sessions convert on their start day or, across midnight, the day after
+-- a session converts on the days its events lie in: its start day or, across midnight,
+-- the day after (incremental runs: anywhere in the touched sessions' reach)
 conversions as (
     select * from {{ ref('conversions') }}
-    where {{ ga4_window_filter('conversion_date', extra_days_after=1) }}
+    where
+        {%- if reach %}
+        conversion_date >= {{ date_literal(reach.start) }}
+        and conversion_date <= {{ date_literal(reach.end + modules.datetime.timedelta(days=1)) }}
+        {%- else %}
+        {{ ga4_window_filter('conversion_date', extra_days_after=1) }}
+        {%- endif %}
 ),
 
 -- a session's conversions and revenue, per reporting currency (never the raw local sums)
