@@ -1,6 +1,9 @@
-"""Retention per event category, applied by the build: as the run date moves on, each
-category's rows are dropped once they are older than its retention (defaults: transaction 7
-years, interaction 1, user activity 2, content 7)."""
+"""Retention per event category, applied by the build: as the date retention counts from moves
+on, each category's rows are dropped once they are older than its retention (defaults:
+transaction 7 years, interaction 1, user activity 2, content 7).
+
+Retention counts from the newest export day unless `ga4_retention_as_of` says otherwise; these
+tests move that date on explicitly (and allow the deletes, which remove recent rows)."""
 
 from __future__ import annotations
 
@@ -13,14 +16,19 @@ from orchestrate.settings import Settings
 from tests.orchestrate.conftest import GENERATED_CONFIG, REPO, Warehouse
 
 
-def build_as_of(warehouse: Warehouse, copy: Path, run_date: dt.date) -> Warehouse:
+def as_of(day: dt.date) -> dict[str, object]:
+    """Retention counted from `day`, on a run of the export's last day."""
+    return {
+        "ga4_run_date": GENERATED_CONFIG.end_date.isoformat(),
+        "ga4_retention_as_of": day.isoformat(),
+        "ga4_allow_deletes": True,
+    }
+
+
+def build_as_of(warehouse: Warehouse, copy: Path, day: dt.date) -> Warehouse:
     settings = Settings(project_dir=REPO, vars=dict(warehouse.settings.vars), duckdb_path=copy)
     run = run_dbt(
-        ["build"],
-        settings,
-        target_path=copy.parent / "target",
-        extra_vars={"ga4_run_date": run_date.isoformat()},
-        quiet=True,
+        ["build"], settings, target_path=copy.parent / "target", extra_vars=as_of(day), quiet=True
     )
     assert run.success, run.failure_report()
     return Warehouse(copy, settings, copy.parent / "target", run)
@@ -67,7 +75,7 @@ def test_retention_is_configurable(generated_warehouse: Warehouse, tmp_path: Pat
         ["build"],
         settings,
         target_path=tmp_path / "target",
-        extra_vars={"ga4_run_date": (GENERATED_CONFIG.end_date + dt.timedelta(30)).isoformat()},
+        extra_vars=as_of(GENERATED_CONFIG.end_date + dt.timedelta(30)),
         quiet=True,
     )
     assert run.success, run.failure_report()
