@@ -1,19 +1,36 @@
-"""The query guard: only a single read-only query may reach the warehouse.
+"""The query guard: a statement runs only if everything in it is known to be read-only.
 
-Every statement `truffle query` runs (a reusable analysis, or a user's `--sql FILE`) is parsed
-with sqlglot in the engine's dialect and refused unless it is exactly one query (SELECT, with
-its WITH, UNION, INTERSECT, EXCEPT) and touches nothing but tables: no DML, DDL, MERGE, CALL,
-EXPORT, scripting, SET/PRAGMA/ATTACH/INSTALL, several statements, SELECT INTO, table functions
-that read files or run SQL text, or file paths used as tables. On DuckDB the connection is
-also read-only with external access disabled, so a statement that slipped past the parser
-could still neither write nor read a file.
+Every statement `truffle query` or `truffle cost --sql` runs (a reusable analysis, or a user's
+`--sql FILE`) must be exactly one query (SELECT, with its WITH, UNION, INTERSECT, EXCEPT), and
+every function, table function and relation it names must be on the engine's allow-list:
+
+* functions: `orchestrate/guard_allowlist/<engine>.txt` classifies each function `allow` or
+  `refuse` (data, reviewed when the engine is upgraded: a test lists DuckDB's functions and
+  fails on any that is not classified). Anything not allowed is refused, naming it.
+* relations: a CTE of the statement, or a relation of the warehouse (the engine lists them).
+  A file path, another database, a system view or INFORMATION_SCHEMA is not one of them.
+
+DuckDB statements are parsed by DuckDB's own parser (`json_serialize_sql`, on an in-memory
+connection with external access off: it only parses), so the guard sees exactly the tree the
+engine would run, not another parser's reading of it. BigQuery statements are parsed with
+sqlglot; time travel, INFORMATION_SCHEMA, table functions and namespaced functions (ML., AI.,
+KEYS., ...) are refused.
+
+The guard is the first line only: on DuckDB every guarded statement also runs on a read-only
+connection with external access off, its configuration locked and a memory cap (engines.py).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import duckdb
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
@@ -22,57 +39,260 @@ from sqlglot.errors import ParseError, TokenError
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 DIALECTS = {"duckdb": "duckdb", "bigquery": "bigquery"}
+ALLOWLIST_DIR = Path(__file__).resolve().parent / "guard_allowlist"
+MAX_STATEMENT_CHARS = 1_000_000
+# function types called inside an expression, and in FROM (duckdb_functions().function_type)
+EXPRESSION_TYPES = frozenset({"scalar", "aggregate", "window", "macro", "syntax"})
+TABLE_TYPES = frozenset({"table", "table_macro"})
 
-# Table functions and functions that read files, reach other systems or run SQL given as text.
-BLOCKED_FUNCTIONS = frozenset(
+Relations = frozenset[tuple[str, ...]]
+
+
+class QueryRefused(Exception):
+    """The statement is not a single read-only query (exit code 2, one line)."""
+
+
+@dataclass(frozen=True)
+class GuardedQuery:
+    sql: str
+    dialect: str
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """One engine's classified functions: (name, type) -> allow / refuse."""
+
+    verdicts: dict[tuple[str, str], str]
+
+    def allowed(self, name: str, types: frozenset[str]) -> bool:
+        return any(self.verdicts.get((name, kind)) == "allow" for kind in types)
+
+    @property
+    def classified(self) -> set[tuple[str, str]]:
+        return set(self.verdicts)
+
+
+@functools.cache
+def load_allowlist(engine: str) -> Allowlist:
+    """The allow-list file of an engine: `verdict<TAB>type<TAB>name` lines, # comments."""
+    verdicts: dict[tuple[str, str], str] = {}
+    for number, line in enumerate((ALLOWLIST_DIR / f"{engine}.txt").read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        verdict, kind, name = line.split("\t", 2)
+        if verdict not in ("allow", "refuse"):
+            raise ValueError(f"{engine}.txt line {number}: verdict must be allow or refuse")
+        verdicts[(name.lower(), kind)] = verdict
+    return Allowlist(verdicts)
+
+
+def relation_names(rows: Iterable[Sequence[str | None]]) -> Relations:
+    """The names a query may use for each (catalog, schema, name) relation: the name alone,
+    schema.name and catalog.schema.name, lowercased (as tuples: a quoted "a.b" is one name)."""
+    names: set[tuple[str, ...]] = set()
+    for row in rows:
+        parts = tuple(str(part).lower() for part in row if part)
+        for start in range(len(parts)):
+            names.add(parts[start:])
+    return frozenset(names)
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A user's name inside a message: quoted, one line, not too long."""
+    flat = " ".join(str(text).split())
+    return repr(flat if len(flat) <= limit else flat[:limit] + "…")
+
+
+def _dotted(parts: Sequence[str]) -> str:
+    return ".".join(parts)
+
+
+def check_read_only(sql: str, engine: str, relations: Relations | None = None) -> GuardedQuery:
+    """Return the statement if it is one read-only query for `engine` reading only
+    `relations` (see relation_names; None: any name a CTE of the statement defines, and no
+    table), else raise QueryRefused naming what is not allowed."""
+    dialect = DIALECTS.get(engine)
+    if dialect is None:
+        raise QueryRefused(f"unknown engine {_shown(engine)}: expected duckdb or bigquery")
+    if not sql or not sql.strip():
+        raise QueryRefused("the query is empty")
+    if len(sql) > MAX_STATEMENT_CHARS:
+        raise QueryRefused(f"the query is longer than {MAX_STATEMENT_CHARS:,} characters")
+    known = relations or frozenset()
+    if engine == "duckdb":
+        _check_duckdb(sql, known)
+    else:
+        _check_bigquery(sql, known)
+    return GuardedQuery(sql=sql, dialect=dialect)
+
+
+# ------------------------------------------------------------------------------ DuckDB ----
+
+# Parse-tree node kinds a read-only query is made of (DuckDB's serialized parse tree).
+DUCKDB_EXPRESSION_CLASSES = frozenset(
     {
-        "read_csv",
-        "read_csv_auto",
-        "read_parquet",
-        "parquet_scan",
-        "parquet_metadata",
-        "parquet_schema",
-        "parquet_file_metadata",
-        "parquet_kv_metadata",
-        "read_json",
-        "read_json_auto",
-        "read_json_objects",
-        "read_json_objects_auto",
-        "read_ndjson",
-        "read_ndjson_auto",
-        "read_ndjson_objects",
-        "read_text",
-        "read_blob",
-        "glob",
-        "sniff_csv",
-        "read_xlsx",
-        "st_read",
-        "st_read_meta",
-        "iceberg_scan",
-        "iceberg_metadata",
-        "delta_scan",
-        "postgres_scan",
-        "postgres_query",
-        "postgres_execute",
-        "sqlite_scan",
-        "sqlite_attach",
-        "mysql_query",
-        "mysql_execute",
-        "query",
-        "query_table",
-        "getenv",
-        "external_query",
-        "load_file",
-        "duckdb_secrets",
-        "duckdb_settings",
-        "which_secret",
-        "read_file",
-        "read_files",
-        "arrow_scan",
-        "pandas_scan",
-        "scan_arrow_ipc",
+        "BETWEEN",
+        "CASE",
+        "CAST",
+        "COLLATE",
+        "COLUMN_REF",
+        "COMPARISON",
+        "CONJUNCTION",
+        "CONSTANT",
+        "FUNCTION",
+        "LAMBDA",
+        "LAMBDA_REF",
+        "OPERATOR",
+        "PARAMETER",
+        "POSITIONAL_REFERENCE",
+        "STAR",
+        "SUBQUERY",
+        "TYPE",
+        "WINDOW",
     }
 )
+DUCKDB_NODE_TYPES = frozenset(
+    {
+        # query nodes
+        "SELECT_NODE",
+        "SET_OPERATION_NODE",
+        "RECURSIVE_CTE_NODE",
+        "CTE_NODE",
+        # table references
+        "BASE_TABLE",
+        "EMPTY",
+        "EXPRESSION_LIST",
+        "JOIN",
+        "PIVOT",
+        "SUBQUERY",
+        "TABLE_FUNCTION",
+        # result modifiers and orderings
+        "DISTINCT_MODIFIER",
+        "LIMIT_MODIFIER",
+        "LIMIT_PERCENT_MODIFIER",
+        "ORDER_MODIFIER",
+        "ASCENDING",
+        "DESCENDING",
+        "ORDER_DEFAULT",
+        "INVALID",
+    }
+)
+
+
+def duckdb_parse_tree(sql: str) -> dict[str, Any]:
+    """DuckDB's own parse of the statement (nothing is bound or run), as JSON."""
+    try:
+        with duckdb.connect(":memory:", config={"enable_external_access": False}) as connection:
+            statements = connection.extract_statements(sql)
+            if len(statements) != 1:
+                raise QueryRefused(
+                    f"{len(statements)} statements found: run exactly one read-only query"
+                )
+            kind = statements[0].type.name
+            if kind != "SELECT":
+                raise QueryRefused(
+                    f"only a read-only query (SELECT) may run, not {kind} (no DML, DDL, SET, "
+                    "PRAGMA, ATTACH, COPY, CALL, EXPORT or other commands)"
+                )
+            row = connection.execute("select json_serialize_sql($1::varchar)", [sql]).fetchone()
+        tree = json.loads(row[0]) if row else {}
+    except duckdb.ParserException as error:
+        first = " ".join(str(error).splitlines()[0].split())[:200]
+        raise QueryRefused(f"not valid DuckDB SQL: {first}") from None
+    except (duckdb.Error, ValueError, RecursionError) as error:
+        raise QueryRefused(f"not valid DuckDB SQL ({type(error).__name__})") from None
+    if tree.get("error"):
+        message = " ".join(str(tree.get("error_message", "")).split())[:200]
+        if "Only SELECT statements" in message:
+            raise QueryRefused(
+                "only a read-only query (SELECT) may run: no DML, DDL, SET, PRAGMA, ATTACH, "
+                "COPY, CALL, EXPORT or other commands"
+            )
+        raise QueryRefused(f"not valid DuckDB SQL: {message}")
+    return tree
+
+
+def _check_duckdb(sql: str, relations: Relations) -> None:
+    tree = duckdb_parse_tree(sql)
+    statements = tree.get("statements") or []
+    if len(statements) != 1:
+        raise QueryRefused(f"{len(statements)} statements found: run exactly one read-only query")
+    try:
+        _walk_duckdb(statements[0].get("node"), frozenset(), relations, load_allowlist("duckdb"))
+    except RecursionError:
+        raise QueryRefused("the query is nested too deeply") from None
+
+
+def _walk_duckdb(node: Any, ctes: frozenset[str], relations: Relations, allow: Allowlist) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _walk_duckdb(item, ctes, relations, allow)
+        return
+    if not isinstance(node, dict):
+        return
+    cte_map = node.get("cte_map")
+    if isinstance(cte_map, dict) and cte_map.get("map"):
+        visible = set(ctes)
+        for entry in cte_map["map"]:
+            visible.add(str(entry.get("key", "")).lower())  # a CTE sees itself and earlier ones
+            _walk_duckdb(entry.get("value"), frozenset(visible), relations, allow)
+        ctes = frozenset(visible)
+    skip: set[str] = {"cte_map"}
+    if "class" in node:
+        kind = str(node["class"])
+        if kind not in DUCKDB_EXPRESSION_CLASSES:
+            raise QueryRefused(f"{kind.lower()} expressions are not allowed in a guarded query")
+        if kind in ("FUNCTION", "WINDOW"):
+            _check_duckdb_function(node, EXPRESSION_TYPES, allow)
+    elif "type" in node:
+        kind = str(node["type"])
+        if kind not in DUCKDB_NODE_TYPES:
+            raise QueryRefused(f"{kind.lower()} is not allowed in a guarded query")
+        if kind == "BASE_TABLE":
+            _check_duckdb_table(node, ctes, relations)
+        elif kind == "TABLE_FUNCTION":
+            function = node.get("function") or {}
+            _check_duckdb_function(function, TABLE_TYPES, allow, table=True)
+            _walk_duckdb(function.get("arguments"), ctes, relations, allow)
+            skip.add("function")
+    for key, value in node.items():
+        if key not in skip and isinstance(value, dict | list):
+            _walk_duckdb(value, ctes, relations, allow)
+
+
+def _check_duckdb_function(
+    node: dict[str, Any], types: frozenset[str], allow: Allowlist, *, table: bool = False
+) -> None:
+    name = str(node.get("function_name", ""))
+    qualified = [str(node.get(key) or "") for key in ("catalog", "schema")]
+    what = "table function" if table else "function"
+    if any(qualified):
+        full = _dotted([part for part in qualified if part] + [name])
+        raise QueryRefused(f"{what} {_shown(full)} is not on the allow-list (qualified name)")
+    if node.get("class") not in (None, "FUNCTION") and table:
+        raise QueryRefused(f"{what} {_shown(name)} is not on the allow-list")
+    if not allow.allowed(name.lower(), types):
+        raise QueryRefused(
+            f"{what} {_shown(name)}() is not on the allow-list of read-only functions"
+        )
+
+
+def _check_duckdb_table(node: dict[str, Any], ctes: frozenset[str], relations: Relations) -> None:
+    parts = tuple(
+        str(node.get(key) or "").lower() for key in ("catalog_name", "schema_name", "table_name")
+    )
+    parts = tuple(part for part in parts if part)
+    if node.get("at_clause"):
+        raise QueryRefused(f"AT (time travel) on {_shown(_dotted(parts))} is not allowed")
+    if len(parts) == 1 and parts[0] in ctes:
+        return
+    if parts not in relations:
+        raise QueryRefused(
+            f"{_shown(_dotted(parts))} is not a relation of the warehouse (nor a CTE of the query)"
+        )
+
+
+# ---------------------------------------------------------------------------- BigQuery ----
 
 # Statement kinds that are not a read-only query, wherever they appear in the tree.
 BLOCKED_NODES: tuple[type[exp.Expression], ...] = tuple(
@@ -89,11 +309,8 @@ BLOCKED_NODES: tuple[type[exp.Expression], ...] = tuple(
         "Alter",
         "Command",
         "Copy",
-        "Attach",
-        "Detach",
         "Pragma",
         "Set",
-        "Install",
         "Use",
         "Transaction",
         "Commit",
@@ -104,17 +321,10 @@ BLOCKED_NODES: tuple[type[exp.Expression], ...] = tuple(
         "TruncateTable",
         "Grant",
         "Revoke",
-        "Analyze",
-        "Summarize",
         "Describe",
         "Show",
-        "Refresh",
-        "Cache",
-        "Uncache",
-        "Kill",
         "Execute",
         "ExecuteSql",
-        "Load",
         "IfBlock",
         "WhileBlock",
         "Block",
@@ -124,34 +334,27 @@ BLOCKED_NODES: tuple[type[exp.Expression], ...] = tuple(
 )
 
 
-class QueryRefused(Exception):
-    """The statement is not a single read-only query (exit code 2, one line)."""
-
-
-@dataclass(frozen=True)
-class GuardedQuery:
-    sql: str
-    dialect: str
-
-
-def _function_name(node: exp.Func) -> str:
+def bigquery_function_name(node: exp.Func) -> str:
+    """The allow-list name of a sqlglot function node: the called name of an unknown
+    function, else sqlglot's own kind of expression (e.g. `count`, `datetrunc`)."""
     if isinstance(node, exp.Anonymous):
         return str(node.name).lower()
-    return node.sql_name().lower()
+    return node.key.lower()
 
 
-def check_read_only(sql: str, engine: str) -> GuardedQuery:
-    """Return the statement if it is one read-only query for `engine`, else raise QueryRefused."""
-    dialect = DIALECTS.get(engine)
-    if dialect is None:
-        raise QueryRefused(f"unknown engine {engine!r}: expected duckdb or bigquery")
-    if not sql or not sql.strip():
-        raise QueryRefused("the query is empty")
+def _bigquery_parts(table: exp.Table) -> tuple[str, ...]:
+    parts: list[str] = []
+    for part in table.parts:
+        parts.extend(str(part.name).lower().split("."))
+    return tuple(part for part in parts if part)
+
+
+def _check_bigquery(sql: str, relations: Relations) -> None:
     try:
-        statements = [statement for statement in sqlglot.parse(sql, read=dialect) if statement]
-    except (ParseError, TokenError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise QueryRefused(f"not valid {engine} SQL: {first}") from None
+        statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
+    except (ParseError, TokenError, RecursionError, ValueError) as error:
+        first = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise QueryRefused(f"not valid BigQuery SQL: {first}") from None
     if len(statements) != 1:
         raise QueryRefused(f"{len(statements)} statements found: run exactly one read-only query")
     root = statements[0]
@@ -162,23 +365,46 @@ def check_read_only(sql: str, engine: str) -> GuardedQuery:
             f"only a read-only query may run, not {root.key.upper()} (no DML, DDL, scripting "
             "or commands)"
         )
-    for node in root.walk():
+    allow = load_allowlist("bigquery")
+    ctes = {str(cte.alias_or_name).lower() for cte in root.find_all(exp.CTE)}
+    for node in _bigquery_nodes(root):
         if isinstance(node, BLOCKED_NODES):
             raise QueryRefused(f"{node.key.upper()} is not allowed in a read-only query")
         if isinstance(node, exp.Select) and node.args.get("into"):
             raise QueryRefused("SELECT ... INTO writes a table: not allowed")
-        if isinstance(node, exp.Func) and _function_name(node) in BLOCKED_FUNCTIONS:
+        if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
+            namespace = node.this.sql(dialect="bigquery")
             raise QueryRefused(
-                f"{_function_name(node)}() reads files or runs other SQL: not allowed"
+                f"function {_shown(namespace + '.' + bigquery_function_name(node.expression))}"
+                "() is not on the allow-list (namespaced functions: ML., AI., KEYS., ...)"
             )
         if isinstance(node, exp.Table):
-            name = str(node.name)
-            if (
-                isinstance(node.this, exp.Literal)
-                or any(c in name for c in "/\\:")
-                or ("." in name and engine == "duckdb")
-            ):
-                raise QueryRefused(f"{name!r} looks like a file, not a table: not allowed")
-            if isinstance(node.this, exp.Func) and _function_name(node.this) in BLOCKED_FUNCTIONS:
-                raise QueryRefused(f"{_function_name(node.this)}() is not allowed")
-    return GuardedQuery(sql=sql, dialect=dialect)
+            _check_bigquery_table(node, ctes, relations)
+        elif isinstance(node, exp.Func) and not allow.allowed(
+            bigquery_function_name(node), EXPRESSION_TYPES
+        ):
+            raise QueryRefused(
+                f"function {_shown(bigquery_function_name(node))}() is not on the allow-list "
+                "of read-only functions"
+            )
+
+
+def _bigquery_nodes(root: exp.Expression) -> Iterator[exp.Expression]:
+    yield from root.walk()
+
+
+def _check_bigquery_table(node: exp.Table, ctes: set[str], relations: Relations) -> None:
+    if isinstance(node.this, exp.Func) or not isinstance(node.this, exp.Identifier):
+        function = node.this.sql(dialect="bigquery")[:60] if node.this else "?"
+        raise QueryRefused(f"table function {_shown(function)} is not allowed")
+    parts = _bigquery_parts(node)
+    if node.args.get("version") is not None:
+        raise QueryRefused(f"FOR SYSTEM_TIME AS OF (time travel) on {_shown(_dotted(parts))}")
+    if "information_schema" in parts:
+        raise QueryRefused(f"INFORMATION_SCHEMA ({_shown(_dotted(parts))}) is not allowed")
+    if len(parts) == 1 and parts[0] in ctes:
+        return
+    if parts not in relations:
+        raise QueryRefused(
+            f"{_shown(_dotted(parts))} is not a relation of the warehouse (nor a CTE of the query)"
+        )
