@@ -20,7 +20,7 @@ from orchestrate.cost import Thresholds, project_thresholds
 if TYPE_CHECKING:
     from orchestrate.build import BuildOutcome
 from orchestrate.dbt import DbtUsageError
-from orchestrate.engines import QueryFailed, QueryTimeout
+from orchestrate.engines import DEFAULT_TIMEOUT_SECONDS, QueryFailed, QueryTimeout
 from orchestrate.guard import QueryRefused
 from orchestrate.settings import Settings
 
@@ -193,6 +193,22 @@ AllowExpensive = Annotated[
 ]
 Select = Annotated[
     list[str] | None, typer.Option("--select", "-s", help="dbt selection (repeatable).")
+]
+QueryTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        max=86_400,
+        help="Seconds before a query (and its cost measurement) is cancelled.",
+    ),
+]
+MemoryLimit = Annotated[
+    str | None,
+    typer.Option(
+        help="Memory cap of a query's connection, e.g. 512MB or 4GB "
+        "[$TRUFFLE_QUERY_MEMORY_LIMIT, else 2GB]."
+    ),
 ]
 AllowDeletes = Annotated[
     bool,
@@ -409,6 +425,8 @@ def cost(
     ] = None,
     warn_mb: CostWarn = None,
     max_mb: CostMax = None,
+    timeout: QueryTimeoutOption = DEFAULT_TIMEOUT_SECONDS,
+    memory_limit: MemoryLimit = None,
 ) -> None:
     """What each selected model and analysis (and --sql file) would read, sorted, marked
     ok / warn / fail.
@@ -429,7 +447,13 @@ def cost(
                 resource_types=("model", "analysis"),
                 parameters=analysis_parameters_for_cost(state.settings),
             )
-        lines = lines + measure_sql_files(state.settings, sql or [], thresholds)
+        lines = lines + measure_sql_files(
+            state.settings,
+            sql or [],
+            thresholds,
+            timeout_seconds=timeout,
+            memory_limit=memory_limit,
+        )
         lines.sort(key=lambda line: (-(line.bytes_read or -1), line.name))
         print_costs(lines)
         failing = [line for line in lines if line.status == "fail"]
@@ -461,9 +485,8 @@ def query(
     list_analyses: Annotated[
         bool, typer.Option("--list", help="List the analyses and their parameters.")
     ] = False,
-    timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds before the query is cancelled.")
-    ] = 30.0,
+    timeout: QueryTimeoutOption = DEFAULT_TIMEOUT_SECONDS,
+    memory_limit: MemoryLimit = None,
     max_rows: Annotated[
         int, typer.Option(min=1, help="Stop the result at this many rows.")
     ] = 10_000,
@@ -500,6 +523,7 @@ def query(
             max_rows=max_rows,
             thresholds=_thresholds(warn_mb, max_mb),
             allow_expensive=allow_expensive,
+            memory_limit=memory_limit,
         )
 
     _run(action)

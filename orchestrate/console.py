@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(highlight=False, soft_wrap=True)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+MAX_MESSAGE_CHARS = 500
 
 
 class CliError(Exception):
@@ -17,7 +20,23 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+def plain(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """Text from a user, a file or an engine, made safe to print: one line, no control
+    characters, not too long, Rich markup escaped (shown as written, never interpreted)."""
+    flat = " ".join(str(text).split())
+    flat = "".join(character if character.isprintable() else "?" for character in flat)
+    if len(flat) > limit:
+        flat = flat[:limit] + "…"
+    return escape(flat)
+
+
 def fail(message: str, exit_code: int = 2) -> typer.Exit:
-    """Print an error line and return the Exit to raise."""
-    error_console.print(f"[bold red]error:[/] {message}")
+    """Print an error line (a report keeps its lines) and return the Exit to raise. The
+    message is printed as written: control characters replaced, Rich markup escaped."""
+    lines = str(message).replace("\r\n", "\n").split("\n")
+    safe = "\n".join(
+        "".join(c if c.isprintable() else ("    " if c == "\t" else "?") for c in line)
+        for line in lines
+    )
+    error_console.print(f"[bold red]error:[/] {escape(safe)}")
     return typer.Exit(exit_code)

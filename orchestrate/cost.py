@@ -132,12 +132,15 @@ def measure(
     parameters: Callable[[CompiledNode], tuple[dict[str, object], list[str]]] | None = None,
     timeout_seconds: float = 300.0,
 ) -> CostLine:
-    """Measure one compiled node; a query that cannot run yet is 'unmeasured', with why."""
+    """Measure one compiled node; a query that cannot run yet is 'unmeasured', with why.
+
+    Analyses and SQL files are measured as they would run (guarded: read-only, external access
+    off, memory cap); only models, the project's own SQL that reads the export, are not."""
     limits = thresholds.for_meta(node.meta)
     values, order = parameters(node) if parameters else ({}, [])
     try:
         bytes_read: int | None = engine.measure_bytes(
-            node.sql, values, order, timeout_seconds=timeout_seconds
+            node.sql, values, order, timeout_seconds=timeout_seconds, guarded=node.kind != "model"
         )
         note = ""
     except (QueryFailed, QueryTimeout) as error:

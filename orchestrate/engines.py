@@ -1,22 +1,34 @@
-"""Running one read-only query on the warehouse engine, with bound parameters, a time limit and
-a row limit; and measuring what a query reads.
+"""Running one read-only query on the warehouse engine, with bound parameters, a time limit,
+a memory cap and a row limit; and measuring what a query reads.
 
-DuckDB: a read-only connection to the warehouse file with external access disabled and the
-configuration locked; parameters are DuckDB prepared parameters ($1, $2, ...). Bytes read come
+DuckDB: every guarded statement (an analysis, a user's SQL, and its cost measurement) runs on
+a read-only connection to the warehouse file with external access off, no spilling to disk,
+a memory cap (`TRUFFLE_QUERY_MEMORY_LIMIT`, default 2GB) and the configuration locked;
+parameters are DuckDB prepared parameters ($1, $2, ...). Only a model's cost measurement (the
+project's own SQL, which reads the export files) runs with external access on. Bytes read come
 from DuckDB's own profiler (`io.total_bytes_read`), on a cold connection, by running the query.
 The counter sees blocks of the warehouse file (with block prefetching on, as local scans
 otherwise bypass it) and bytes of Parquet/JSON export files; DuckDB skips data in whole row
 groups (122,880 rows) and files, so that is the granularity of the figure.
-BigQuery: google-cloud-bigquery with named query parameters; bytes from a dry-run job.
+
+The time limit interrupts the engine; a call that does not stop within a second of it (one
+long function call is not interruptible) is left behind, and the process exits without
+waiting for it. Engine errors are shown as one line, with quoted values that are not in the
+statement itself replaced by '…' (they can be data).
+BigQuery: google-cloud-bigquery with named query parameters, maximum_bytes_billed and labels
+on every job; bytes from a dry-run job.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import os
-import tempfile
+import re
+import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +36,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 
+from orchestrate.console import CliError
+from orchestrate.guard import Relations, relation_names
+
 if TYPE_CHECKING:
     from orchestrate.settings import Settings
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_ROWS = 10_000
+DEFAULT_MEMORY_LIMIT = "2GB"
+MEMORY_LIMIT_VARIABLE = "TRUFFLE_QUERY_MEMORY_LIMIT"
+MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+INTERRUPT_GRACE_SECONDS = 0.8
+LOCK_POLL_SECONDS = 0.25
+JOB_LABELS = {"tool": "truffle"}
 
 
 class QueryTimeout(Exception):
@@ -37,6 +58,10 @@ class QueryTimeout(Exception):
 
 class QueryFailed(Exception):
     """The engine rejected or failed the query (exit code 1, one line)."""
+
+
+class ProfileError(QueryFailed, CliError):
+    """The profile or target cannot be used (a CliError: exit code 2, one line)."""
 
 
 @dataclass
@@ -49,6 +74,8 @@ class QueryResult:
 
 class Engine(Protocol):
     name: str
+
+    def relations(self) -> Relations: ...
 
     def run(
         self,
@@ -67,6 +94,7 @@ class Engine(Protocol):
         bind_order: Sequence[str],
         *,
         timeout_seconds: float,
+        guarded: bool = True,
     ) -> int: ...
 
 
@@ -74,24 +102,138 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
+QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+
+
+def engine_message(error: BaseException, sql: str = "", limit: int = 240) -> str:
+    """An engine error as one short line that quotes nothing the statement did not say: its
+    first line, each quoted value not found in `sql` replaced by '…', cut to `limit`."""
+    first = next((line for line in str(error).splitlines() if line.strip()), "")
+
+    def redact(match: re.Match[str]) -> str:
+        text = match.group(0)
+        inner = text[1:-1]
+        return text if inner and inner in sql else text[0] + "…" + text[-1]
+
+    message = " ".join(QUOTED.sub(redact, first).split())
+    message = "".join(c for c in message if c.isprintable())
+    if len(message) > limit:
+        message = message[:limit] + "…"
+    return message or type(error).__name__
+
+
+def memory_limit_setting(value: str | None = None) -> str:
+    """The memory cap of query connections: the value given, else $TRUFFLE_QUERY_MEMORY_LIMIT,
+    else 2GB (a DuckDB size such as 512MB or 2GB)."""
+    chosen = value or os.environ.get(MEMORY_LIMIT_VARIABLE) or DEFAULT_MEMORY_LIMIT
+    if not MEMORY_LIMIT.match(chosen):
+        raise CliError(f"memory limit {chosen[:40]!r} is not a size such as 512MB or 2GB")
+    return chosen.strip()
+
+
+# Calls that did not stop when interrupted: their connections stay open (closing a busy
+# connection fails) and the process does not wait for them when it exits.
+_ABANDONED: list[tuple[threading.Thread, duckdb.DuckDBPyConnection]] = []
+
+
+def _exit_without_waiting() -> None:
+    if any(thread.is_alive() for thread, _ in _ABANDONED):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)  # only a timed-out query (exit code 1) leaves a call behind
+
+
+def _abandon(thread: threading.Thread, connection: duckdb.DuckDBPyConnection) -> None:
+    if not _ABANDONED:
+        atexit.register(_exit_without_waiting)
+    _ABANDONED.append((thread, connection))
+
+
 class DuckDBEngine:
     """The DuckDB warehouse file, read-only."""
 
     name = "duckdb"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, memory_limit: str | None = None) -> None:
         self.path = Path(path)
+        self.memory_limit = memory_limit_setting(memory_limit)
+        self._relations: Relations | None = None
 
-    def _connect(self, *, external_access: bool) -> duckdb.DuckDBPyConnection:
+    def _open(self, config: dict[str, Any], wait_seconds: float) -> duckdb.DuckDBPyConnection:
+        """A read-only connection; while a build or the nightly holds the file's write lock,
+        say so once and wait for it (up to `wait_seconds`)."""
+        deadline = time.monotonic() + wait_seconds
+        told = False
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=True, config=config)
+            except duckdb.Error as error:
+                if "lock" not in str(error).lower():
+                    raise QueryFailed(
+                        f"cannot open the warehouse {self.path.name}: {engine_message(error)}"
+                    ) from None
+                if time.monotonic() >= deadline:
+                    raise QueryFailed(
+                        f"the warehouse {self.path.name} is being written by another process "
+                        "(a build, backfill or the nightly): try again when it has finished"
+                    ) from None
+            if not told:
+                from orchestrate.console import error_console
+
+                error_console.print(
+                    f"waiting for the warehouse: another process (a build or the nightly) is "
+                    f"writing it (up to {wait_seconds:g} s)"
+                )
+                told = True
+            time.sleep(LOCK_POLL_SECONDS)
+
+    def _connect(
+        self,
+        *,
+        external_access: bool,
+        profiling: bool = False,
+        wait_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> duckdb.DuckDBPyConnection:
         if not self.path.is_file():
             raise QueryFailed(
                 f"no warehouse at {self.path}: build it first (truffle build, or make demo)"
             )
-        connection = duckdb.connect(str(self.path), read_only=True)
+        config: dict[str, Any] = {}
         if not external_access:
-            connection.execute("set enable_external_access = false")
-            connection.execute("set lock_configuration = true")
+            config = {
+                "enable_external_access": False,
+                "memory_limit": self.memory_limit,
+                "temp_directory": "",  # no spilling: the cap is the cap
+            }
+        connection = self._open(config, wait_seconds)
+        try:
+            if profiling:
+                # Local block reads bypass the I/O counter unless they go through prefetching.
+                connection.execute("set storage_block_prefetch = 'ALWAYS_PREFETCH'")
+                connection.execute("set enable_profiling = 'no_output'")
+            if not external_access:
+                connection.execute("set lock_configuration = true")
+        except BaseException:
+            connection.close()
+            raise
         return connection
+
+    def relations(self) -> Relations:
+        """Every table and view of the warehouse file (by name, schema.name and
+        catalog.schema.name): what a guarded query may read."""
+        if self._relations is None:
+            connection = self._connect(external_access=False)
+            try:
+                rows = connection.execute(
+                    "select table_catalog, table_schema, table_name "
+                    "from information_schema.tables where table_catalog = current_database()"
+                ).fetchall()
+            except duckdb.Error as error:
+                raise QueryFailed(engine_message(error)) from None
+            finally:
+                connection.close()
+            self._relations = relation_names(rows)
+        return self._relations
 
     @staticmethod
     def _positional(parameters: dict[str, object], bind_order: Sequence[str]) -> list[object]:
@@ -99,9 +241,10 @@ class DuckDBEngine:
 
     @staticmethod
     def _with_timeout(
-        connection: duckdb.DuckDBPyConnection, timeout_seconds: float, work: Any
+        connection: duckdb.DuckDBPyConnection, timeout_seconds: float, work: Any, sql: str
     ) -> Any:
-        """Run work(connection) in a thread; interrupt DuckDB when the time is up."""
+        """Run work(connection) in a thread; when the time is up, interrupt DuckDB and return
+        within a second (leaving a call that does not stop behind), then close."""
         outcome: dict[str, Any] = {}
 
         def target() -> None:
@@ -110,12 +253,21 @@ class DuckDBEngine:
             except BaseException as error:  # re-raised in the caller's thread
                 outcome["error"] = error
 
-        thread = threading.Thread(target=target, daemon=True)
+        thread = threading.Thread(target=target, daemon=True, name="truffle-query")
         thread.start()
         thread.join(timeout_seconds)
-        if thread.is_alive():
+        timed_out = thread.is_alive()
+        if timed_out:
             connection.interrupt()
-            thread.join(10)
+            thread.join(INTERRUPT_GRACE_SECONDS)
+            if thread.is_alive():
+                _abandon(thread, connection)
+                raise QueryTimeout(
+                    f"the query ran longer than {timeout_seconds:g} s and was cancelled "
+                    "(raise the limit with --timeout)"
+                )
+        connection.close()
+        if timed_out:
             raise QueryTimeout(
                 f"the query ran longer than {timeout_seconds:g} s and was cancelled "
                 "(raise the limit with --timeout)"
@@ -124,8 +276,14 @@ class DuckDBEngine:
             error = outcome["error"]
             if isinstance(error, duckdb.InterruptException):
                 raise QueryTimeout(f"the query was cancelled after {timeout_seconds:g} s")
+            if isinstance(error, duckdb.OutOfMemoryException):
+                raise QueryFailed(
+                    "the query needs more memory than its cap allows: "
+                    "narrow it, or raise the limit (--memory-limit or "
+                    f"{MEMORY_LIMIT_VARIABLE})"
+                ) from None
             if isinstance(error, duckdb.Error):
-                raise QueryFailed(_one_line(error)) from None
+                raise QueryFailed(engine_message(error, sql)) from None
             raise error
         return outcome.get("value")
 
@@ -145,12 +303,10 @@ class DuckDBEngine:
             columns = [column[0] for column in cursor.description or []]
             rows = cursor.fetchmany(max_rows + 1)
             truncated = len(rows) > max_rows
-            if truncated:
-                connection.abort()
             return QueryResult(columns, rows[:max_rows], truncated, max_rows)
 
-        with self._connect(external_access=False) as connection:
-            return self._with_timeout(connection, timeout_seconds, work)
+        connection = self._connect(external_access=False, wait_seconds=timeout_seconds)
+        return self._with_timeout(connection, timeout_seconds, work, sql)
 
     def measure_bytes(
         self,
@@ -159,27 +315,26 @@ class DuckDBEngine:
         bind_order: Sequence[str],
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        guarded: bool = True,
     ) -> int:
-        """Bytes the query reads, from DuckDB's profiler, on a cold connection (runs it)."""
+        """Bytes the query reads, from DuckDB's profiler, on a cold connection (runs it).
+
+        `guarded` (every analysis and user query): the same locked connection as `run`, with
+        external access off and the memory cap. Only the project's models, which read the
+        export files, are measured with external access on (guarded=False)."""
         values = self._positional(parameters, bind_order)
-        with tempfile.TemporaryDirectory(prefix="truffle-profile-") as folder:
-            output = Path(folder) / "profile.json"
 
-            def work(connection: duckdb.DuckDBPyConnection) -> int:
-                # Local block reads bypass the I/O counter unless they go through prefetching.
-                connection.execute("set storage_block_prefetch = 'ALWAYS_PREFETCH'")
-                connection.execute("set enable_profiling = 'json'")
-                connection.execute(f"set profiling_output = '{output.as_posix()}'")
-                cursor = connection.execute(sql, values) if values else connection.execute(sql)
-                cursor.complete()
-                connection.execute("set enable_profiling = 'no_output'")
-                if not output.is_file():  # answered from metadata alone: nothing read
-                    return 0
-                profile = json.loads(output.read_text())
-                return int((profile.get("io") or {}).get("total_bytes_read") or 0)
+        def work(connection: duckdb.DuckDBPyConnection) -> int:
+            cursor = connection.execute(sql, values) if values else connection.execute(sql)
+            cursor.complete()
+            text = connection.get_profiling_information(format="json")
+            profile = json.loads(text) if text else {}
+            return int((profile.get("io") or {}).get("total_bytes_read") or 0)
 
-            with self._connect(external_access=True) as connection:
-                return self._with_timeout(connection, timeout_seconds, work)
+        connection = self._connect(
+            external_access=not guarded, profiling=True, wait_seconds=timeout_seconds
+        )
+        return self._with_timeout(connection, timeout_seconds, work, sql)
 
 
 def _bigquery_parameter(name: str, value: object) -> Any:
@@ -215,8 +370,12 @@ class BigQueryEngine:
         keyfile: str | None = None,
         token: str | None = None,
         api_endpoint: str | None = None,
+        dataset: str | None = None,
+        project_dir: Path | None = None,
     ) -> None:
         self.project = project
+        self.dataset = dataset
+        self.project_dir = project_dir
         self.location = location or "US"
         self.maximum_bytes_billed = maximum_bytes_billed
         self.method = method
@@ -226,23 +385,42 @@ class BigQueryEngine:
         self._client: Any = None
 
     @classmethod
-    def from_profile(cls, profiles_dir: Path, target: str) -> BigQueryEngine:
+    def from_profile(
+        cls, profiles_dir: Path, target: str, project_dir: Path | None = None
+    ) -> BigQueryEngine:
         """The connection of a BigQuery target of profiles.yml (env_var() rendered)."""
         output = profile_target(profiles_dir, target)
         if output.get("type") != "bigquery":
-            raise QueryFailed(
+            raise ProfileError(
                 f"target {target!r} in {profiles_dir / 'profiles.yml'} is not a BigQuery target"
             )
         limit = output.get("maximum_bytes_billed")
+        try:
+            maximum = int(limit) if limit not in (None, "") else None
+        except (TypeError, ValueError):
+            raise ProfileError(
+                f"maximum_bytes_billed {str(limit)[:40]!r} is not a number"
+            ) from None
         return cls(
             project=str(output.get("project") or "") or None,
             location=str(output.get("location") or "") or None,
-            maximum_bytes_billed=int(limit) if limit not in (None, "") else None,
+            maximum_bytes_billed=maximum,
             method=str(output.get("method") or "") or None,
             keyfile=str(output.get("keyfile") or "") or None,
             token=str(output.get("token") or "") or None,
             api_endpoint=str(output.get("api_endpoint") or "") or None,
+            dataset=str(output.get("dataset") or output.get("schema") or "") or None,
+            project_dir=project_dir,
         )
+
+    def relations(self) -> Relations:
+        """The project's models and seeds, as `project`.`dataset`.`name` (and dataset.name,
+        name): what a guarded query may read. No table is listed over the network."""
+        folder = self.project_dir or Path(__file__).resolve().parent.parent
+        names = {path.stem for path in (folder / "models").rglob("*.sql")}
+        names |= {path.stem for path in (folder / "seeds").rglob("*.csv")}
+        names |= _aliases(folder / "models")
+        return relation_names((self.project, self.dataset, name) for name in sorted(names))
 
     def _credentials(self) -> Any:
         if self.api_endpoint:  # an emulator checks no credentials
@@ -291,6 +469,7 @@ class BigQueryEngine:
         return bigquery.QueryJobConfig(
             query_parameters=[_bigquery_parameter(k, v) for k, v in parameters.items()],
             maximum_bytes_billed=self.maximum_bytes_billed,
+            labels=dict(JOB_LABELS),
             **options,
         )
 
@@ -327,6 +506,7 @@ class BigQueryEngine:
         bind_order: Sequence[str],
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        guarded: bool = True,
     ) -> int:
         """Bytes a dry-run job says the query would process (nothing runs, nothing is billed)."""
         from orchestrate.bigquery.dry_run import DryRunError, dry_run_bytes
@@ -342,6 +522,31 @@ class BigQueryEngine:
             raise QueryFailed(f"dry run rejected the query: {error}") from None
 
 
+def _aliases(models: Path) -> set[str]:
+    """Every `alias:` the models' YAML files give (versioned models are built under one)."""
+    import yaml
+
+    found: set[str] = set()
+
+    def visit(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "alias" and isinstance(value, str):
+                    found.add(value)
+                else:
+                    visit(value)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    for path in models.rglob("*.yml"):
+        try:
+            visit(yaml.safe_load(path.read_text()))
+        except (OSError, yaml.YAMLError):
+            continue
+    return found
+
+
 def profile_target(profiles_dir: Path, target: str) -> dict[str, Any]:
     """One output of the random_truffle profile, its env_var() calls rendered as dbt does."""
     import jinja2
@@ -352,14 +557,19 @@ def profile_target(profiles_dir: Path, target: str) -> dict[str, Any]:
         document = yaml.safe_load(path.read_text()) or {}
         outputs = document["random_truffle"]["outputs"]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
-        raise QueryFailed(f"cannot read the random_truffle profile in {path}: {error}") from None
-    if target not in outputs:
-        raise QueryFailed(f"no target {target!r} in {path} (targets: {', '.join(outputs)})")
+        raise ProfileError(
+            f"cannot read the random_truffle profile in {path}: {_one_line(error)[:200]}"
+        ) from None
+    if not isinstance(outputs, dict) or target not in outputs:
+        known = ", ".join(map(str, outputs)) if isinstance(outputs, dict) else "none"
+        raise ProfileError(f"no target {str(target)[:60]!r} in {path} (targets: {known})")
+    if not isinstance(outputs[target], dict | None):
+        raise ProfileError(f"target {target!r} in {path} is not a mapping")
 
     def env_var(name: str, default: str | None = None) -> str:
         value = os.environ.get(name, default)
         if value is None:
-            raise QueryFailed(f"{path}: environment variable {name} is not set")
+            raise ProfileError(f"{path}: environment variable {name} is not set")
         return value
 
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
@@ -367,15 +577,29 @@ def profile_target(profiles_dir: Path, target: str) -> dict[str, Any]:
     rendered = {}
     for key, value in (outputs[target] or {}).items():
         if isinstance(value, str) and "{{" in value:
-            value = environment.from_string(value).render()
+            try:
+                value = environment.from_string(value).render()
+            except jinja2.TemplateError as error:
+                raise ProfileError(
+                    f"{path}: target {target!r}, {key}: {_one_line(error)[:160]}"
+                ) from None
         rendered[key] = value
     return rendered
 
 
-def engine_for(settings: Settings) -> Engine:
-    """The engine of the settings' profile target: the DuckDB warehouse file, or BigQuery as
-    the profile's target connects to it."""
-    if settings.target_name == "bigquery":
-        assert settings.profiles_dir is not None
-        return BigQueryEngine.from_profile(settings.profiles_dir, settings.target_name)
-    return DuckDBEngine(settings.warehouse_path)
+def engine_for(settings: Settings, *, memory_limit: str | None = None) -> Engine:
+    """The engine of the settings' profile target (--target, else $TRUFFLE_TARGET, else
+    duckdb), as its `type` says: the DuckDB warehouse file, or BigQuery as the target connects
+    to it. An unknown target or a broken profile is a ProfileError (exit code 2)."""
+    assert settings.profiles_dir is not None
+    target = settings.target_name
+    output = profile_target(settings.profiles_dir, target)
+    kind = output.get("type")
+    if kind == "bigquery":
+        return BigQueryEngine.from_profile(settings.profiles_dir, target, settings.project_dir)
+    if kind == "duckdb":
+        return DuckDBEngine(settings.warehouse_path, memory_limit=memory_limit)
+    raise ProfileError(
+        f"target {target!r} in {settings.profiles_dir / 'profiles.yml'} has type "
+        f"{str(kind)[:40]!r}: truffle runs on duckdb or bigquery"
+    )

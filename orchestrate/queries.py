@@ -1,27 +1,33 @@
 """`truffle query`: run a reusable analysis (or a user's SQL file) safely.
 
-The statement is compiled by dbt (refs resolved), checked by the query guard (one read-only
-query), checked for cost (refused over the fail threshold unless allowed), then run with its
-parameters bound as query parameters, a time limit and a row limit.
+The statement is compiled by dbt (refs resolved) once and cached under
+target/query_cache/ (compiled apart from the warehouse, so no query ever takes the
+warehouse's write lock), checked by the query guard (one read-only query over the
+warehouse's relations), checked for cost on the same guarded connection it then runs on
+(refused over the fail threshold unless allowed), then run with its parameters bound as query
+parameters, one time limit, a memory cap and a row limit.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import decimal
+import hashlib
 import io
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrate.analyses import Analysis, ParameterError, load_analyses, resolve_parameters
-from orchestrate.console import CliError
+from orchestrate.console import CliError, plain
 from orchestrate.cost import CompiledNode, CostLine, Thresholds, measure
 from orchestrate.dbt import run_dbt
-from orchestrate.engines import Engine, QueryResult
+from orchestrate.engines import DEFAULT_TIMEOUT_SECONDS, Engine, QueryResult, profile_target
 from orchestrate.guard import check_read_only
 from orchestrate.settings import Settings
 
@@ -40,7 +46,9 @@ def get_analysis(settings: Settings, name: str) -> Analysis:
     analyses = load_analyses(settings.project_dir)
     if name not in analyses:
         known = ", ".join(sorted(analyses)) or "none"
-        raise CliError(f"no analysis named {name!r} (available: {known}; see truffle query --list)")
+        raise CliError(
+            f"no analysis named {name[:60]!r} (available: {known}; see truffle query --list)"
+        )
     return analyses[name]
 
 
@@ -59,16 +67,59 @@ def session_date_range(engine: Engine) -> tuple[dt.date, dt.date]:
     return oldest, newest
 
 
+CACHE_INPUTS = ("analyses", "macros", "models", "seeds", "dbt_project.yml", "packages.yml")
+
+
+def _compile_key(settings: Settings, analysis: Analysis) -> str:
+    """What the compiled SQL depends on: the project's files, the variables and the target's
+    connection (for DuckDB, the warehouse's catalog name: its file name)."""
+    digest = hashlib.sha256()
+    for entry in CACHE_INPUTS:
+        path = settings.project_dir / entry
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file():
+                digest.update(str(file.relative_to(settings.project_dir)).encode())
+                digest.update(hashlib.sha256(file.read_bytes()).digest())
+    assert settings.profiles_dir is not None
+    output = dict(profile_target(settings.profiles_dir, settings.target_name))
+    if output.get("type") == "duckdb":
+        output["path"] = settings.warehouse_path.stem
+    identity = [analysis.name, settings.target_name, output, settings.dbt_vars()]
+    digest.update(json.dumps(identity, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:20]
+
+
 def compile_analysis(settings: Settings, analysis: Analysis) -> str:
-    """The analysis's SQL for the target, compiled by dbt (refs resolved, parameters bound)."""
-    target_path = settings.project_dir / "target" / "query"
-    run = run_dbt(
-        ["compile", "--select", analysis.name], settings, target_path=target_path, quiet=True
-    )
-    compiled = target_path / "compiled" / "random_truffle" / "analyses" / f"{analysis.name}.sql"
-    if not run.success or not compiled.is_file():
-        raise CliError(f"dbt could not compile {analysis.name}: {run.failure_report()}", 1)
-    return compiled.read_text()
+    """The analysis's SQL for the target (refs resolved, parameters as placeholders),
+    compiled by dbt once and cached under target/query_cache/ for the same project files,
+    variables and target. dbt compiles against a stand-in of the warehouse (an empty file of
+    the same name in a temporary folder), so it never opens, let alone locks, the real one."""
+    cache = settings.project_dir / "target" / "query_cache"
+    cached = cache / f"{analysis.name}-{_compile_key(settings, analysis)}.sql"
+    if cached.is_file():
+        return cached.read_text()
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="compile-", dir=cache) as folder:
+        scratch = Path(folder)
+        stand_in = dataclasses.replace(
+            settings, duckdb_path=scratch / "warehouse" / settings.warehouse_path.name
+        )
+        target_path = scratch / "target"
+        run = run_dbt(
+            ["compile", "--select", analysis.name, "--no-populate-cache"],
+            stand_in,
+            target_path=target_path,
+            quiet=True,
+        )
+        compiled = target_path / "compiled" / "random_truffle" / "analyses" / f"{analysis.name}.sql"
+        if not run.success or not compiled.is_file():
+            raise CliError(f"dbt could not compile {analysis.name}: {run.failure_report()}", 1)
+        sql = compiled.read_text()
+        partial = scratch / f"{cached.name}.partial"
+        partial.write_text(sql)
+        os.replace(partial, cached)  # atomic: a concurrent reader sees all of it or nothing
+    return sql
 
 
 def bind_values(analysis: Analysis, given: dict[str, str], engine: Engine) -> dict[str, object]:
@@ -101,8 +152,9 @@ def run_checked(
     timeout_seconds: float,
     max_rows: int,
 ) -> QueryOutcome:
-    """Guard, cost check, then run."""
-    check_read_only(sql, engine.name)
+    """Guard, cost check, then run (the cost check runs the query on the same guarded
+    connection as the run: read-only, external access off, memory cap, same time limit)."""
+    check_read_only(sql, engine.name, engine.relations())
     node = CompiledNode(unique_id=name, name=name, kind="analysis", sql=sql, meta=meta or {})
     cost = measure(
         engine, node, thresholds, lambda _: (values, bind_order), timeout_seconds=timeout_seconds
@@ -213,6 +265,23 @@ def print_catalogue(settings: Settings, name: str | None) -> int:
     return 0
 
 
+def read_sql_file(path: Path) -> str:
+    """A user's SQL file as text (exit code 2 when it cannot be read as UTF-8 text)."""
+    if not path.is_file():
+        raise CliError(f"no such SQL file: {path}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CliError(f"cannot read {path.name} as UTF-8 text ({type(error).__name__})") from None
+
+
+def _cell(value: object) -> object:
+    from rich.text import Text
+
+    # data is shown as written: a Text is never read as markup
+    return Text("" if value is None else str(_plain(value)))
+
+
 def run_command(
     settings: Settings,
     *,
@@ -225,6 +294,7 @@ def run_command(
     max_rows: int,
     thresholds: Thresholds,
     allow_expensive: bool,
+    memory_limit: str | None = None,
 ) -> int:
     """`truffle query`: one analysis or one SQL file, guarded, cost-checked, bound, limited."""
     from orchestrate.analyses import parse_assignments
@@ -233,7 +303,9 @@ def run_command(
 
     if bool(name) == bool(sql_file):
         raise CliError("give an analysis NAME or --sql FILE (see truffle query --list)")
-    engine = engine_for(settings)
+    if output is not None and output_format == "table":
+        raise CliError("--output needs --format csv, json or parquet")
+    engine = engine_for(settings, memory_limit=memory_limit)
     try:
         given = parse_assignments(assignments)
     except ParameterError as error:
@@ -241,9 +313,7 @@ def run_command(
     if sql_file is not None:
         if given:
             raise CliError("--param applies to analyses; a --sql file takes no parameters")
-        if not sql_file.is_file():
-            raise CliError(f"no such SQL file: {sql_file}")
-        sql, values, order, meta, label = sql_file.read_text(), {}, [], {}, sql_file.name
+        sql, values, order, meta, label = read_sql_file(sql_file), {}, [], {}, sql_file.name
     else:
         analysis = get_analysis(settings, name or "")
         values = bind_values(analysis, given, engine)
@@ -269,16 +339,19 @@ def run_command(
     if output_format == "table":
         from rich.table import Table
 
-        table = Table(title=label)
+        table = Table(title=plain(label, 120))
         for column in result.columns:
-            table.add_column(column)
+            table.add_column(plain(column, 120))
         for row in result.rows:
-            table.add_row(*["" if value is None else str(_plain(value)) for value in row])
-        if output is not None:
-            raise CliError("--output needs --format csv, json or parquet")
+            table.add_row(*[_cell(value) for value in row])
         console.print(table)
     else:
-        text = render(result, output_format, output)
+        try:
+            text = render(result, output_format, output)
+        except OSError as error:
+            raise CliError(
+                f"cannot write {output}: {error.strerror or type(error).__name__}"
+            ) from None
         if text is not None:
             print(text, end="" if text.endswith("\n") else "\n")
     if result.truncated:
@@ -286,25 +359,29 @@ def run_command(
             f"[yellow]notice:[/] the result was cut at {max_rows:,} rows (--max-rows to change)"
         )
     if output is not None:
-        error_console.print(f"{len(result.rows):,} rows written to {output}")
+        error_console.print(f"{len(result.rows):,} rows written to {plain(output)}")
     return 0
 
 
 def measure_sql_files(
-    settings: Settings, files: list[Path], thresholds: Thresholds
+    settings: Settings,
+    files: list[Path],
+    thresholds: Thresholds,
+    *,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    memory_limit: str | None = None,
 ) -> list[CostLine]:
-    """The cost of ad-hoc SQL files (each must pass the guard first)."""
+    """The cost of ad-hoc SQL files: each must pass the guard first, and is measured on the
+    guarded connection with the same time limit as `truffle query`."""
     from orchestrate.engines import engine_for
 
-    engine = engine_for(settings)
+    engine = engine_for(settings, memory_limit=memory_limit)
     lines = []
     for path in files:
-        if not path.is_file():
-            raise CliError(f"no such SQL file: {path}")
-        sql = path.read_text()
-        check_read_only(sql, engine.name)
+        sql = read_sql_file(path)
+        check_read_only(sql, engine.name, engine.relations())
         node = CompiledNode(unique_id=str(path), name=path.name, kind="sql", sql=sql, meta={})
-        line = measure(engine, node, thresholds)
+        line = measure(engine, node, thresholds, timeout_seconds=timeout_seconds)
         if line.status == "unmeasured":  # the engine rejected it: say so, do not list a blank
             raise CliError(f"{path.name} could not be measured: {line.note}", exit_code=1)
         lines.append(line)
