@@ -17,9 +17,10 @@ from tests.orchestrate.conftest import GENERATED_CONFIG, REPO, Warehouse
 
 
 def as_of(day: dt.date) -> dict[str, object]:
-    """Retention counted from `day`, on a run of the export's last day."""
+    """Retention counted from `day`, on a run a month after the export's last day (its window
+    holds no export day: only retention changes the warehouse)."""
     return {
-        "ga4_run_date": GENERATED_CONFIG.end_date.isoformat(),
+        "ga4_run_date": (GENERATED_CONFIG.end_date + dt.timedelta(30)).isoformat(),
         "ga4_retention_as_of": day.isoformat(),
         "ga4_allow_deletes": True,
     }
