@@ -414,3 +414,48 @@ def test_a_binary_sql_file_is_a_usage_error(real_warehouse: Warehouse, tmp_path:
     path.write_bytes(b"\xff\xfe\x00select")
     result = invoke(real_warehouse, "query", "--sql", str(path))
     assert result.exit_code == 2 and one_line_error(result.output), result.output
+
+
+# --- BigQuery: the same guard over the profile's dataset, jobs capped and labelled ------------
+
+
+def test_bigquery_jobs_are_capped_and_labelled() -> None:
+    from orchestrate.engines import BigQueryEngine
+    from orchestrate.guard import QueryRefused, check_read_only
+
+    engine = BigQueryEngine(
+        project="acme", dataset="warehouse", maximum_bytes_billed=1234, project_dir=REPO
+    )
+    config = engine._config({"day": "2020-11-01"})
+    assert config.maximum_bytes_billed == 1234
+    assert config.labels == {"tool": "truffle"}
+    relations = engine.relations()
+    # versioned marts are built under their alias
+    for table in ("sessions", "events", "user_attributes", "conversions", "daily_kpis"):
+        check_read_only(f"select * from `acme.warehouse.{table}`", "bigquery", relations)
+    with pytest.raises(QueryRefused, match="not a relation of the warehouse"):
+        check_read_only("select * from `acme.other.sessions`", "bigquery", relations)
+
+
+def test_the_guarded_connection_reads_no_file_even_past_the_guard(
+    real_warehouse: Warehouse, canary: Path, tmp_path: Path
+) -> None:
+    """Defence in depth: the engine alone (no guard) on the connection query and cost use."""
+    from orchestrate.engines import DuckDBEngine, QueryFailed
+
+    engine = DuckDBEngine(real_warehouse.path)
+    log_folder = tmp_path / "logs"
+    for statement in (
+        f"select * from read_csv('{canary}', columns = {{'secret': 'INT'}})",
+        f"select * from read_text('{canary}')",
+        f"select * from enable_logging(storage := 'file', storage_path := '{log_folder}')",
+        "set enable_external_access = true",
+    ):
+        for attempt in (
+            lambda sql=statement: engine.run(sql, {}, [], timeout_seconds=10, max_rows=10),
+            lambda sql=statement: engine.measure_bytes(sql, {}, [], timeout_seconds=10),
+        ):
+            with pytest.raises(QueryFailed) as failure:
+                attempt()
+            assert SECRET not in str(failure.value)
+    assert not log_folder.exists()
