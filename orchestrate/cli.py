@@ -312,6 +312,10 @@ def nightly(
     allow_expensive: AllowExpensive = False,
     allow_deletes: AllowDeletes = False,
     json_output: JsonOutput = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="After a successful run, write the HTML report (last 30 days) here."),
+    ] = None,
 ) -> None:
     """The scheduled refresh: freshness check, incremental build of the window (or of every
     day since the last run), tests, cost summary, JSON run summary. A failed freshness check
@@ -333,6 +337,8 @@ def nightly(
             quiet=json_output,
         )
         outcome = result.pop("outcome", None)
+        if code == 0 and report is not None:
+            _write_nightly_report(report, _thresholds(warn_mb, max_mb), json_output)
         if json_output:
             print(json.dumps(result, indent=2, default=str))
             return code
@@ -348,6 +354,14 @@ def nightly(
         return code
 
     _run(action)
+
+
+def _write_nightly_report(path: Path, thresholds: Thresholds, quiet: bool) -> None:
+    from orchestrate.report import write_report
+
+    written = write_report(state.settings, output=path, thresholds=thresholds)
+    if not quiet:
+        console.print(f"Report: {written}")
 
 
 @app.command()
@@ -525,6 +539,54 @@ def query(
             allow_expensive=allow_expensive,
             memory_limit=memory_limit,
         )
+
+    _run(action)
+
+
+ReportOutput = Annotated[
+    Path | None, typer.Option(help="The HTML file to write [target/report.html].")
+]
+
+
+@app.command()
+def report(
+    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (with --end).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD (with --start).")] = None,
+    last: Annotated[
+        int | None,
+        typer.Option(help="The last 7, 30 or 90 days to the newest session day [30]."),
+    ] = None,
+    currency: Annotated[
+        str, typer.Option(help="Reporting currency of the revenue: USD, MXN or COP.")
+    ] = "USD",
+    output: ReportOutput = None,
+    timeout: QueryTimeoutOption = DEFAULT_TIMEOUT_SECONDS,
+    memory_limit: MemoryLimit = None,
+    warn_mb: CostWarn = None,
+    max_mb: CostMax = None,
+    allow_expensive: AllowExpensive = False,
+) -> None:
+    """Write one self-contained HTML report (KPI cards, charts, data-quality notes) of the
+    built warehouse; every figure is an analysis run as `truffle query` runs it."""
+    from orchestrate.report import write_report
+
+    first, final = _parse_date(start), _parse_date(end)
+
+    def action() -> int:
+        path = write_report(
+            state.settings,
+            start=first,
+            end=final,
+            last=last,
+            currency=currency,
+            output=output,
+            thresholds=_thresholds(warn_mb, max_mb),
+            allow_expensive=allow_expensive,
+            timeout_seconds=timeout,
+            memory_limit=memory_limit,
+        )
+        console.print(f"Report: {path}")
+        return 0
 
     _run(action)
 
