@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test setup lint sqllint pytest bench clean
+.PHONY: demo test setup lint sqllint pytest bench clean chromium
 
 setup: $(STAMP)
 
@@ -28,8 +28,21 @@ lint: setup
 sqllint: setup
 	TRUFFLE_DUCKDB_PATH=target/lint.duckdb $(BIN)/sqlfluff lint models analyses tests/dbt
 
-pytest: setup
+pytest: setup chromium
 	$(BIN)/pytest
+
+# Chromium (the Debian package) for the report's browser test: installed when missing and
+# apt-get is usable (root); otherwise one line, and that test is skipped.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "chromium: installing the Debian package for the report's browser test"; \
+		apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || \
+		echo "chromium: apt-get could not install it; the report's browser test will be skipped"; \
+	else \
+		echo "chromium: not on PATH and apt-get is not usable here; the report's browser test will be skipped"; \
+	fi
 
 test: bigquery-emulator lint sqllint pytest
 

@@ -1,5 +1,6 @@
 -- Revenue per conversion day, split by the currency the customer paid in, in one reporting
--- currency (converted at the dated rate) and in the amount paid.
+-- currency (converted at the dated rate) and in the amount paid. Conversions without an amount
+-- (sign-ups, leads) pay nothing and are left out; an unknown currency has a null revenue.
 -- Parameters (analyses/_analyses.yml): start_date, end_date, currency.
 
 with
@@ -9,6 +10,7 @@ conversions as (
     where
         conversion_date >= cast({{ truffle_param('start_date') }} as date)
         and conversion_date <= cast({{ truffle_param('end_date') }} as date)
+        and local_amount is not null
 ),
 
 final as (

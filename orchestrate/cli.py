@@ -570,13 +570,11 @@ def report(
     built warehouse; every figure is an analysis run as `truffle query` runs it."""
     from orchestrate.report import write_report
 
-    first, final = _parse_date(start), _parse_date(end)
-
     def action() -> int:
         path = write_report(
             state.settings,
-            start=first,
-            end=final,
+            start=start,
+            end=end,
             last=last,
             currency=currency,
             output=output,

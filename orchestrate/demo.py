@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 from orchestrate.build import build, print_summary
 from orchestrate.console import CliError, console
+from orchestrate.cost import project_thresholds
 from orchestrate.demo_data import GeneratorConfig, generate_export
 from orchestrate.kpis import read_summary
+from orchestrate.report import write_report
 from orchestrate.settings import Settings
 
 DEMO_TIME_ZONE = "America/Mexico_City"
@@ -54,13 +56,16 @@ def run_demo(settings: Settings, config: GeneratorConfig) -> int:
     console.print("\n[bold]Warehouse KPIs[/]")
     for line in summary.lines():
         console.print(f"  {line}")
+    report = write_report(settings, last=7, thresholds=project_thresholds(settings.project_dir))
     console.print(f"\nWarehouse file: {settings.warehouse_path}")
     console.print(f"Export files:   {settings.export_path}")
+    console.print(f"Report:         {report}  (open it in a browser)")
     console.print(
         "\nTry next:\n"
         f"  .venv/bin/python -c \"import duckdb; duckdb.connect('{settings.warehouse_path}', "
         "read_only=True).sql('select * from daily_kpis order by kpi_date').show()\"\n"
         "  .venv/bin/truffle build --select sessions+    # rebuild a mart and what depends on it\n"
+        "  .venv/bin/truffle report --last 7 --currency MXN --output week.html\n"
         "  .venv/bin/dbt docs generate --profiles-dir profiles && "
         ".venv/bin/dbt docs serve --profiles-dir profiles\n"
         "  make test                                     # lint, dbt build on real GA4 data, pytest"

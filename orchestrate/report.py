@@ -130,6 +130,15 @@ def check_warehouse(engine: Engine) -> None:
         )
 
 
+def parse_day(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise CliError(f"{option} {value[:40]!r} is not a date (YYYY-MM-DD)") from None
+
+
 def resolve_range(
     start: dt.date | None,
     end: dt.date | None,
@@ -301,6 +310,7 @@ def revenue_chart(rows: Rows, currency: str) -> str:
     import altair as alt
 
     data = _values(rows, ["conversion_date", "currency_paid", "revenue", "conversions"])
+    data = [row for row in data if row["revenue"] is not None]  # unknown currency: no rate
     currencies = sorted({row["currency_paid"] for row in data})
     chart = (
         alt.Chart(alt.Data(values=data))
@@ -409,6 +419,7 @@ main { max-width: 960px; margin: 0 auto; padding: 24px 28px 40px; background: wh
 h1 { font-size: 26px; margin: 0 0 4px; }
 h2 { font-size: 19px; margin: 30px 0 8px; border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
 .sub { color: #57606a; margin: 0 0 16px; font-size: 14px; }
+.cards + .sub { margin-top: 12px; }
 .cards { display: grid; grid-template-columns: repeat(3, 1fr); gap: 12px; }
 .card { border: 1px solid #d0d7de; border-radius: 8px; padding: 12px 14px; }
 .card .label { font-size: 13px; color: #57606a; text-transform: uppercase; letter-spacing: .03em; }
@@ -528,7 +539,8 @@ def render_html(data: ReportData, generated_at: dt.datetime) -> str:
             if data.revenue
             else "<p>No conversions with revenue in this range.</p>",
             f"Revenue of conversions per conversion day, in {cur} at the dated exchange rate, "
-            "stacked by the currency the customer paid in; one bar per day.",
+            "stacked by the currency the customer paid in; one bar per day (conversions "
+            "without an amount, or in a currency without a rate, are not in it).",
             "revenue",
         ),
         "<h2>Conversion funnel</h2>",
@@ -607,8 +619,8 @@ def default_output(settings: Settings) -> Path:
 def write_report(
     settings: Settings,
     *,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
+    start: str | None = None,
+    end: str | None = None,
     last: int | None = None,
     currency: str = "USD",
     output: Path | None = None,
@@ -621,6 +633,7 @@ def write_report(
     from orchestrate.engines import engine_for
     from orchestrate.queries import session_date_range
 
+    parse_day(start, "--start"), parse_day(end, "--end")  # bad dates fail before any query
     code = check_currency(settings, currency)
     if last is not None and last not in LAST_CHOICES:
         raise CliError(f"--last must be one of {', '.join(map(str, LAST_CHOICES))}, not {last}")
@@ -629,7 +642,12 @@ def write_report(
         raise CliError(f"--output {target} is a folder: give a file name")
     engine = engine_for(settings, memory_limit=memory_limit)
     check_warehouse(engine)
-    first, final = resolve_range(start, end, last, lambda: session_date_range(engine)[1])
+    first, final = resolve_range(
+        parse_day(start, "--start"),
+        parse_day(end, "--end"),
+        last,
+        lambda: session_date_range(engine)[1],
+    )
     runner = Runner(settings, engine, thresholds, allow_expensive, timeout_seconds)
     data = gather(runner, first, final, code)
     page = render_html(data, dt.datetime.now(dt.UTC))

@@ -1,0 +1,273 @@
+"""`truffle report`: the page opened in a real headless Chromium (no console errors, nothing
+fetched), its KPI cards equal to the marts' figures, and bad input refused in one line with
+nothing written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from orchestrate.cli import app
+from orchestrate.report import write_atomically
+
+from .conftest import GENERATED_CONFIG, Warehouse
+
+runner = CliRunner()
+GENERATED_END = GENERATED_CONFIG.end_date
+REAL_START, REAL_END = dt.date(2020, 11, 1), dt.date(2020, 11, 2)
+CARD = re.compile(
+    r'<div class="card" data-metric="(?P<metric>[a-z_]+)">.*?'
+    r'<div class="value">(?P<value>[^<]*)</div>\s*<div class="change[^"]*">(?P<change>[^<]*)</div>',
+    re.S,
+)
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("chromium is not installed (make test installs it with apt-get where it can)")
+
+
+def report(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, *args: str, database: Path | None = None
+):
+    monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(database or warehouse.path))
+    return runner.invoke(app, ["--vars", json.dumps(warehouse.settings.vars), "report", *args])
+
+
+def open_in_browser(page: Path) -> tuple[str, list[str]]:
+    """The DOM Chromium built from the page, and the console messages it logged."""
+    run = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--disable-gpu",
+            "--no-sandbox",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    return run.stdout, console
+
+
+def cards(dom: str) -> dict[str, tuple[str, str]]:
+    return {
+        match["metric"]: (html.unescape(match["value"]), html.unescape(match["change"]))
+        for match in CARD.finditer(dom)
+    }
+
+
+def mart_figures(warehouse: Warehouse, start: dt.date, end: dt.date) -> dict[str, object]:
+    """The KPIs straight from the marts (and the daily_kpis view), not from any analysis."""
+    users, sessions, engaged, converting, conversions = warehouse.query(
+        "select count(distinct unified_user_id), count(*), count(*) filter (is_engaged_session), "
+        "count(*) filter (has_conversion), coalesce(sum(conversion_count), 0) "
+        "from sessions where session_start_date between ? and ?",
+        [start, end],
+    )[0]
+    revenue = warehouse.scalar(
+        "select coalesce(sum(revenue_usd), 0) from conversions "
+        "where conversion_date between ? and ?",
+        [start, end],
+    )
+    daily_sessions = warehouse.scalar(
+        "select sum(sessions) from daily_kpis where kpi_date between ? and ?", [start, end]
+    )
+    assert daily_sessions == sessions  # the view agrees with the mart
+    return {
+        "users": users,
+        "sessions": sessions,
+        "engaged_session_rate": 100 * engaged / sessions,
+        "conversions": conversions,
+        "conversion_rate": 100 * converting / sessions,
+        "revenue": revenue,
+    }
+
+
+def assert_cards_match(shown: dict[str, tuple[str, str]], expected: dict[str, object]) -> None:
+    assert set(shown) == set(expected), shown
+    for metric in ("users", "sessions", "conversions"):
+        assert shown[metric][0] == f"{expected[metric]:,}", metric
+    for metric in ("engaged_session_rate", "conversion_rate"):
+        assert shown[metric][0] == f"{expected[metric]:.1f}%", metric
+    assert shown["revenue"][0] == f"{expected['revenue']:,.2f} USD"
+
+
+def test_report_renders_in_chromium_and_its_cards_equal_the_marts(
+    generated_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    chromium()
+    # the last 3 days of the 6-day export: the 3 days before are the previous period
+    start, end = GENERATED_END - dt.timedelta(days=2), GENERATED_END
+    page = tmp_path / "report.html"
+    result = report(
+        generated_warehouse,
+        monkeypatch,
+        "--start",
+        str(start),
+        "--end",
+        str(end),
+        "--output",
+        str(page),
+    )
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    # self-contained: no script, no stylesheet or image fetched from anywhere
+    assert "<script" not in text
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:|//)""", text)
+    assert "@import" not in text
+
+    dom, console = open_in_browser(page)
+    assert console == []
+    assert dom.count("<svg") >= 6  # trend, revenue, funnel, channel, device, audiences
+    assert dom.count("<figcaption>") == 6
+    shown = cards(dom)
+    assert_cards_match(shown, mart_figures(generated_warehouse, start, end))
+
+    previous = mart_figures(
+        generated_warehouse, start - dt.timedelta(days=3), start - (dt.timedelta(days=1))
+    )
+    current = mart_figures(generated_warehouse, start, end)
+    change = 100 * (current["sessions"] - previous["sessions"]) / previous["sessions"]
+    assert f"{change:+,.1f}% vs previous period" in shown["sessions"][1]
+    points = current["engaged_session_rate"] - previous["engaged_session_rate"]
+    assert f"{points:+,.1f} pt vs previous period" in shown["engaged_session_rate"][1]
+
+
+def test_browser_check_catches_a_console_error(tmp_path: Path) -> None:
+    """The browser check can fail: a page that logs an error is caught."""
+    chromium()
+    page = tmp_path / "broken.html"
+    page.write_text("<!DOCTYPE html><p>x</p><script>console.error('boom'); missing();</script>")
+    _, console = open_in_browser(page)
+    assert any("boom" in line for line in console)
+    assert any("missing is not defined" in line for line in console)
+
+
+def test_report_on_the_real_sample_days(
+    real_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    page = tmp_path / "real.html"
+    result = report(
+        real_warehouse,
+        monkeypatch,
+        "--start",
+        str(REAL_START),
+        "--end",
+        str(REAL_END),
+        "--currency",
+        "usd",
+        "--output",
+        str(page),
+    )
+    assert result.exit_code == 0, result.output
+    shown = cards(page.read_text())
+    assert_cards_match(shown, mart_figures(real_warehouse, REAL_START, REAL_END))
+    assert shown["sessions"][1] == "no data in the previous period"
+
+
+def test_revenue_follows_the_reporting_currency(
+    real_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    page = tmp_path / "cop.html"
+    result = report(
+        real_warehouse,
+        monkeypatch,
+        "--start",
+        str(REAL_START),
+        "--end",
+        str(REAL_END),
+        "--currency",
+        "COP",
+        "--output",
+        str(page),
+    )
+    assert result.exit_code == 0, result.output
+    expected = real_warehouse.scalar(
+        "select sum(revenue_cop) from conversions where conversion_date between ? and ?",
+        [REAL_START, REAL_END],
+    )
+    assert cards(page.read_text())["revenue"][0] == f"{expected:,.2f} COP"
+
+
+def one_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "2026-01-31", "--end", "2026-01-01"], "empty range"),
+        (["--start", "2000-01-01", "--end", "2000-01-07"], "no sessions between"),
+        (["--currency", "EUR"], "not a reporting currency"),
+        (["--last", "14"], "--last must be one of 7, 30, 90"),
+        (["--start", "2026-01-30"], "give both --start and --end"),
+        (["--last", "7", "--start", "2026-01-30", "--end", "2026-01-31"], "not both"),
+        (["--start", "yesterday", "--end", "2026-01-31"], "is not a date"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(
+    generated_warehouse: Warehouse,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: list[str],
+    message: str,
+) -> None:
+    output = tmp_path / "out" / "report.html"
+    output.parent.mkdir()
+    output.write_text("the previous report")
+    result = report(generated_warehouse, monkeypatch, *args, "--output", str(output))
+    assert result.exit_code == 2, result.output
+    assert message in one_line(result)
+    assert output.read_text() == "the previous report"
+    assert [path.name for path in output.parent.iterdir()] == ["report.html"]
+
+
+def test_a_warehouse_not_built_is_refused(
+    generated_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    output = tmp_path / "report.html"
+    missing = tmp_path / "nowhere.duckdb"
+    result = report(generated_warehouse, monkeypatch, "--output", str(output), database=missing)
+    assert result.exit_code == 2, result.output
+    assert "no warehouse at" in one_line(result)
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    result = report(generated_warehouse, monkeypatch, "--output", str(output), database=empty)
+    assert result.exit_code == 2, result.output
+    assert "the warehouse is not built" in one_line(result)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["empty.duckdb"]
+
+
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    target.write_text("the previous report")
+    with pytest.raises(UnicodeEncodeError):
+        write_atomically(target, "<html>" + "x" * 100_000 + "\ud800")  # fails mid-write
+    assert target.read_text() == "the previous report"
+    assert [path.name for path in tmp_path.iterdir()] == ["report.html"]
+    write_atomically(target, "<html>new</html>")
+    assert target.read_text() == "<html>new</html>"
+    assert target.stat().st_mode & 0o044  # readable by others, not mkstemp's 0600
