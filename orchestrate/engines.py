@@ -75,7 +75,7 @@ class QueryResult:
 class Engine(Protocol):
     name: str
 
-    def relations(self) -> Relations: ...
+    def relations(self, *, wait_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Relations: ...
 
     def run(
         self,
@@ -218,11 +218,11 @@ class DuckDBEngine:
             raise
         return connection
 
-    def relations(self) -> Relations:
+    def relations(self, *, wait_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Relations:
         """Every table and view of the warehouse file (by name, schema.name and
         catalog.schema.name): what a guarded query may read."""
         if self._relations is None:
-            connection = self._connect(external_access=False)
+            connection = self._connect(external_access=False, wait_seconds=wait_seconds)
             try:
                 rows = connection.execute(
                     "select table_catalog, table_schema, table_name "
@@ -413,7 +413,7 @@ class BigQueryEngine:
             project_dir=project_dir,
         )
 
-    def relations(self) -> Relations:
+    def relations(self, *, wait_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Relations:
         """The project's models and seeds, as `project`.`dataset`.`name` (and dataset.name,
         name): what a guarded query may read. No table is listed over the network."""
         folder = self.project_dir or Path(__file__).resolve().parent.parent

@@ -459,3 +459,46 @@ def test_the_guarded_connection_reads_no_file_even_past_the_guard(
                 attempt()
             assert SECRET not in str(failure.value)
     assert not log_folder.exists()
+
+
+def test_an_analysis_during_a_real_build(real_warehouse: Warehouse, tmp_path: Path) -> None:
+    """`truffle build` writes a copy of the warehouse; an analysis started while dbt builds
+    answers (waiting for the write lock, saying so, if dbt still holds it) and the build is
+    not disturbed."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(real_warehouse.path, copy)
+    variables = {
+        "ga4_export_path": str(real_warehouse.settings.vars["ga4_export_path"]),
+        "ga4_property_time_zone": "America/Los_Angeles",
+        "ga4_run_date": "2020-11-02",
+    }
+    environment = {**os.environ, "TRUFFLE_DUCKDB_PATH": str(copy)}
+    base = [str(TRUFFLE), "--vars", json.dumps(variables)]
+    build = subprocess.Popen(
+        [*base, "build", "--select", "sessions_v1+"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=environment,
+        cwd=REPO,
+    )
+    assert build.stdout is not None
+    lines = []
+    for line in build.stdout:  # a node done: dbt-duckdb holds the file until the build ends
+        lines.append(line)
+        if " OK " in line or " PASS " in line:
+            break
+    query = subprocess.run(
+        [*base, "query", "get_audience_size", "-f", "csv", "--timeout", "300"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=REPO,
+        timeout=600,
+    )
+    lines += build.stdout.readlines()
+    assert build.wait(timeout=600) == 0, "".join(lines)
+    assert query.returncode == 0, query.stderr
+    assert "breakdown_value" in query.stdout
+    # whether it had to wait depends on timing (the waiting itself is tested above)
+    assert query.stderr in ("",) or "waiting for the warehouse" in query.stderr, query.stderr
