@@ -163,3 +163,26 @@
     select 1 as nothing_vanished
     {%- endif -%}
 {%- endmacro %}
+
+{#- SQL predicate: `column` (a date) lies in the reach of an incremental session rebuild,
+    widened by `extra_days_before` / `extra_days_after`; without a reach (full builds), in
+    the window (ga4_window_filter). -#}
+{% macro ga4_reach_filter(reach, column, extra_days_before=0, extra_days_after=0) -%}
+    {%- if reach -%}
+        {{ column }} >= {{ date_literal(reach.start - modules.datetime.timedelta(days=extra_days_before)) }}
+        and {{ column }} <= {{ date_literal(reach.end + modules.datetime.timedelta(days=extra_days_after)) }}
+    {%- else -%}
+        {{ ga4_window_filter(column, extra_days_before=extra_days_before, extra_days_after=extra_days_after) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- SQL predicate on a session model's rows: incremental runs keep the sessions the window
+    touched (by key, given the stored sessions; `in_reach`: rows whose start lies in the reach,
+    so a partitioned table is pruned), full builds those that began in the range. -#}
+{% macro ga4_session_rows_filter(reach, stored_sessions, in_reach=false) -%}
+    {%- if reach -%}
+        {{ ga4_reach_filter(reach, 'session_start_date') ~ ' and ' if in_reach }}session_key in ({{ ga4_touched_session_keys(stored_sessions) }})
+    {%- else -%}
+        {{ ga4_window_filter('session_start_date') }}
+    {%- endif -%}
+{%- endmacro %}

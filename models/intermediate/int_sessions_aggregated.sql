@@ -27,21 +27,7 @@ session_events as (
     select * from {{ ref('events') }}
     where
         session_key is not null
-        {%- if reach %}
-        and event_date >= {{ date_literal(reach.start - modules.datetime.timedelta(days=1)) }}
-        and event_date <= {{ date_literal(reach.end + modules.datetime.timedelta(days=1)) }}
-        {%- else %}
-        and {{ ga4_window_filter('event_date', extra_days_before=1, extra_days_after=1) }}
-        {%- endif %}
-),
-
--- incremental runs: the sessions to replace (by key), whole
-touched_sessions as (
-    {%- if reach %}
-    {{ ga4_touched_session_keys(this) }}
-    {%- else %}
-    select session_key from session_events where false
-    {%- endif %}
+        and {{ ga4_reach_filter(reach, 'event_date', extra_days_before=1, extra_days_after=1) }}
 ),
 
 -- the traffic each event carries: newer exports' collected_traffic_source, else the
@@ -186,12 +172,7 @@ final as (
         first_touch_medium,
         first_touch_campaign
     from sourced
-    where
-        {%- if reach %}
-        session_key in (select touched_sessions.session_key from touched_sessions)
-        {%- else %}
-        {{ ga4_window_filter('session_start_date') }}
-        {%- endif %}
+    where {{ ga4_session_rows_filter(reach, this) }}
 )
 
 select * from final

@@ -25,27 +25,14 @@ with
 -- window touched (int_sessions_aggregated rebuilt them whole), replaced by key
 sessions as (
     select * from {{ ref('int_sessions_aggregated') }}
-    where
-        {%- if reach %}
-        session_start_date >= {{ date_literal(reach.start) }}
-        and session_start_date <= {{ date_literal(reach.end) }}
-        and session_key in ({{ ga4_touched_session_keys(ref('int_sessions_aggregated')) }})
-        {%- else %}
-        {{ ga4_window_filter('session_start_date') }}
-        {%- endif %}
+    where {{ ga4_session_rows_filter(reach, ref('int_sessions_aggregated'), in_reach=true) }}
 ),
 
 -- a session converts on the days its events lie in: its start day or, across midnight,
 -- the day after (incremental runs: anywhere in the touched sessions' reach)
 conversions as (
     select * from {{ ref('conversions') }}
-    where
-        {%- if reach %}
-        conversion_date >= {{ date_literal(reach.start) }}
-        and conversion_date <= {{ date_literal(reach.end + modules.datetime.timedelta(days=1)) }}
-        {%- else %}
-        {{ ga4_window_filter('conversion_date', extra_days_after=1) }}
-        {%- endif %}
+    where {{ ga4_reach_filter(reach, 'conversion_date', extra_days_after=1) }}
 ),
 
 -- a session's conversions and revenue, per reporting currency (never the raw local sums)
