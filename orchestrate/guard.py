@@ -25,7 +25,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 DIALECTS = {"duckdb": "duckdb", "bigquery": "bigquery"}
 ALLOWLIST_DIR = Path(__file__).resolve().parent / "guard_allowlist"
 MAX_STATEMENT_CHARS = 1_000_000
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_$]*$")
 # function types called inside an expression, and in FROM (duckdb_functions().function_type)
 EXPRESSION_TYPES = frozenset({"scalar", "aggregate", "window", "macro", "syntax"})
 TABLE_TYPES = frozenset({"table", "table_macro"})
@@ -107,10 +109,16 @@ def _dotted(parts: Sequence[str]) -> str:
     return ".".join(parts)
 
 
-def check_read_only(sql: str, engine: str, relations: Relations | None = None) -> GuardedQuery:
+def check_read_only(
+    sql: str,
+    engine: str,
+    relations: Relations | Callable[[], Relations] | None = None,
+) -> GuardedQuery:
     """Return the statement if it is one read-only query for `engine` reading only
-    `relations` (see relation_names; None: any name a CTE of the statement defines, and no
-    table), else raise QueryRefused naming what is not allowed."""
+    `relations` (see relation_names; None: only CTEs of the statement), else raise
+    QueryRefused naming what is not allowed. `relations` may be a function, called only once
+    everything else in the statement has passed (the engine is not asked about a statement
+    the guard refuses anyway)."""
     dialect = DIALECTS.get(engine)
     if dialect is None:
         raise QueryRefused(f"unknown engine {_shown(engine)}: expected duckdb or bigquery")
@@ -118,11 +126,15 @@ def check_read_only(sql: str, engine: str, relations: Relations | None = None) -
         raise QueryRefused("the query is empty")
     if len(sql) > MAX_STATEMENT_CHARS:
         raise QueryRefused(f"the query is longer than {MAX_STATEMENT_CHARS:,} characters")
-    known = relations or frozenset()
-    if engine == "duckdb":
-        _check_duckdb(sql, known)
-    else:
-        _check_bigquery(sql, known)
+    tables = _duckdb_tables(sql) if engine == "duckdb" else _bigquery_tables(sql)
+    if tables:
+        known = (relations() if callable(relations) else relations) or frozenset()
+        for parts in tables:
+            if parts not in known:
+                raise QueryRefused(
+                    f"{_shown(_dotted(parts))} is not a relation of the warehouse (nor a CTE of "
+                    "the query)"
+                )
     return GuardedQuery(sql=sql, dialect=dialect)
 
 
@@ -212,21 +224,26 @@ def duckdb_parse_tree(sql: str) -> dict[str, Any]:
     return tree
 
 
-def _check_duckdb(sql: str, relations: Relations) -> None:
+def _duckdb_tables(sql: str) -> list[tuple[str, ...]]:
+    """Check everything but the relations; return the relations the statement reads."""
     tree = duckdb_parse_tree(sql)
     statements = tree.get("statements") or []
     if len(statements) != 1:
         raise QueryRefused(f"{len(statements)} statements found: run exactly one read-only query")
+    tables: list[tuple[str, ...]] = []
     try:
-        _walk_duckdb(statements[0].get("node"), frozenset(), relations, load_allowlist("duckdb"))
+        _walk_duckdb(statements[0].get("node"), frozenset(), tables, load_allowlist("duckdb"))
     except RecursionError:
         raise QueryRefused("the query is nested too deeply") from None
+    return tables
 
 
-def _walk_duckdb(node: Any, ctes: frozenset[str], relations: Relations, allow: Allowlist) -> None:
+def _walk_duckdb(
+    node: Any, ctes: frozenset[str], tables: list[tuple[str, ...]], allow: Allowlist
+) -> None:
     if isinstance(node, list):
         for item in node:
-            _walk_duckdb(item, ctes, relations, allow)
+            _walk_duckdb(item, ctes, tables, allow)
         return
     if not isinstance(node, dict):
         return
@@ -235,7 +252,7 @@ def _walk_duckdb(node: Any, ctes: frozenset[str], relations: Relations, allow: A
         visible = set(ctes)
         for entry in cte_map["map"]:
             visible.add(str(entry.get("key", "")).lower())  # a CTE sees itself and earlier ones
-            _walk_duckdb(entry.get("value"), frozenset(visible), relations, allow)
+            _walk_duckdb(entry.get("value"), frozenset(visible), tables, allow)
         ctes = frozenset(visible)
     skip: set[str] = {"cte_map"}
     if "class" in node:
@@ -249,15 +266,15 @@ def _walk_duckdb(node: Any, ctes: frozenset[str], relations: Relations, allow: A
         if kind not in DUCKDB_NODE_TYPES:
             raise QueryRefused(f"{kind.lower()} is not allowed in a guarded query")
         if kind == "BASE_TABLE":
-            _check_duckdb_table(node, ctes, relations)
+            _check_duckdb_table(node, ctes, tables)
         elif kind == "TABLE_FUNCTION":
             function = node.get("function") or {}
             _check_duckdb_function(function, TABLE_TYPES, allow, table=True)
-            _walk_duckdb(function.get("arguments"), ctes, relations, allow)
+            _walk_duckdb(function.get("arguments"), ctes, tables, allow)
             skip.add("function")
     for key, value in node.items():
         if key not in skip and isinstance(value, dict | list):
-            _walk_duckdb(value, ctes, relations, allow)
+            _walk_duckdb(value, ctes, tables, allow)
 
 
 def _check_duckdb_function(
@@ -277,7 +294,9 @@ def _check_duckdb_function(
         )
 
 
-def _check_duckdb_table(node: dict[str, Any], ctes: frozenset[str], relations: Relations) -> None:
+def _check_duckdb_table(
+    node: dict[str, Any], ctes: frozenset[str], tables: list[tuple[str, ...]]
+) -> None:
     parts = tuple(
         str(node.get(key) or "").lower() for key in ("catalog_name", "schema_name", "table_name")
     )
@@ -286,10 +305,18 @@ def _check_duckdb_table(node: dict[str, Any], ctes: frozenset[str], relations: R
         raise QueryRefused(f"AT (time travel) on {_shown(_dotted(parts))} is not allowed")
     if len(parts) == 1 and parts[0] in ctes:
         return
-    if parts not in relations:
-        raise QueryRefused(
-            f"{_shown(_dotted(parts))} is not a relation of the warehouse (nor a CTE of the query)"
-        )
+    _check_name(parts)
+    tables.append(parts)
+
+
+def _check_name(parts: tuple[str, ...]) -> None:
+    """A warehouse relation is named by identifiers: a path, a URL or a file name is not."""
+    for part in parts:
+        if not IDENTIFIER.match(part):
+            raise QueryRefused(
+                f"{_shown(_dotted(parts))} is not a relation of the warehouse (a file or URL "
+                "is never read)"
+            )
 
 
 # ---------------------------------------------------------------------------- BigQuery ----
@@ -349,7 +376,8 @@ def _bigquery_parts(table: exp.Table) -> tuple[str, ...]:
     return tuple(part for part in parts if part)
 
 
-def _check_bigquery(sql: str, relations: Relations) -> None:
+def _bigquery_tables(sql: str) -> list[tuple[str, ...]]:
+    """Check everything but the relations; return the relations the statement reads."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
     except (ParseError, TokenError, RecursionError, ValueError) as error:
@@ -367,6 +395,7 @@ def _check_bigquery(sql: str, relations: Relations) -> None:
         )
     allow = load_allowlist("bigquery")
     ctes = {str(cte.alias_or_name).lower() for cte in root.find_all(exp.CTE)}
+    tables: list[tuple[str, ...]] = []
     for node in _bigquery_nodes(root):
         if isinstance(node, BLOCKED_NODES):
             raise QueryRefused(f"{node.key.upper()} is not allowed in a read-only query")
@@ -379,7 +408,7 @@ def _check_bigquery(sql: str, relations: Relations) -> None:
                 "() is not on the allow-list (namespaced functions: ML., AI., KEYS., ...)"
             )
         if isinstance(node, exp.Table):
-            _check_bigquery_table(node, ctes, relations)
+            _check_bigquery_table(node, ctes, tables)
         elif isinstance(node, exp.Func) and not allow.allowed(
             bigquery_function_name(node), EXPRESSION_TYPES
         ):
@@ -387,13 +416,14 @@ def _check_bigquery(sql: str, relations: Relations) -> None:
                 f"function {_shown(bigquery_function_name(node))}() is not on the allow-list "
                 "of read-only functions"
             )
+    return tables
 
 
 def _bigquery_nodes(root: exp.Expression) -> Iterator[exp.Expression]:
     yield from root.walk()
 
 
-def _check_bigquery_table(node: exp.Table, ctes: set[str], relations: Relations) -> None:
+def _check_bigquery_table(node: exp.Table, ctes: set[str], tables: list[tuple[str, ...]]) -> None:
     if isinstance(node.this, exp.Func) or not isinstance(node.this, exp.Identifier):
         function = node.this.sql(dialect="bigquery")[:60] if node.this else "?"
         raise QueryRefused(f"table function {_shown(function)} is not allowed")
@@ -404,7 +434,4 @@ def _check_bigquery_table(node: exp.Table, ctes: set[str], relations: Relations)
         raise QueryRefused(f"INFORMATION_SCHEMA ({_shown(_dotted(parts))}) is not allowed")
     if len(parts) == 1 and parts[0] in ctes:
         return
-    if parts not in relations:
-        raise QueryRefused(
-            f"{_shown(_dotted(parts))} is not a relation of the warehouse (nor a CTE of the query)"
-        )
+    tables.append(parts)

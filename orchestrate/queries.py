@@ -154,7 +154,7 @@ def run_checked(
 ) -> QueryOutcome:
     """Guard, cost check, then run (the cost check runs the query on the same guarded
     connection as the run: read-only, external access off, memory cap, same time limit)."""
-    check_read_only(sql, engine.name, engine.relations(wait_seconds=timeout_seconds))
+    check_read_only(sql, engine.name, lambda: engine.relations(wait_seconds=timeout_seconds))
     node = CompiledNode(unique_id=name, name=name, kind="analysis", sql=sql, meta=meta or {})
     cost = measure(
         engine, node, thresholds, lambda _: (values, bind_order), timeout_seconds=timeout_seconds
@@ -379,7 +379,7 @@ def measure_sql_files(
     lines = []
     for path in files:
         sql = read_sql_file(path)
-        check_read_only(sql, engine.name, engine.relations(wait_seconds=timeout_seconds))
+        check_read_only(sql, engine.name, lambda: engine.relations(wait_seconds=timeout_seconds))
         node = CompiledNode(unique_id=str(path), name=path.name, kind="sql", sql=sql, meta={})
         line = measure(engine, node, thresholds, timeout_seconds=timeout_seconds)
         if line.status == "unmeasured":  # the engine rejected it: say so, do not list a blank

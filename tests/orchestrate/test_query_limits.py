@@ -502,3 +502,24 @@ def test_an_analysis_during_a_real_build(real_warehouse: Warehouse, tmp_path: Pa
     assert "breakdown_value" in query.stdout
     # whether it had to wait depends on timing (the waiting itself is tested above)
     assert query.stderr in ("",) or "waiting for the warehouse" in query.stderr, query.stderr
+
+
+def test_the_guard_refuses_before_the_engine_is_asked(tmp_path: Path) -> None:
+    """No warehouse at all: a refused statement is still refused (exit 2), an ordinary one
+    reaches the engine, which says there is no warehouse (exit 1)."""
+    missing = tmp_path / "missing.duckdb"
+    for statement, code in (
+        ("select * from read_text('/etc/passwd')", 2),
+        ("select * from '/etc/passwd'", 2),
+        ("select current_setting('threads')", 2),
+        ("select count(*) from events", 1),
+    ):
+        path = tmp_path / "q.sql"
+        path.write_text(statement)
+        for command in ("query", "cost"):
+            result = runner.invoke(
+                app, [command, "--sql", str(path)], env={"TRUFFLE_DUCKDB_PATH": str(missing)}
+            )
+            assert result.exit_code == code, (statement, result.output)
+            assert one_line_error(result.output), result.output
+    assert not missing.exists()
