@@ -22,6 +22,7 @@ on every job; bytes from a dry-run job.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import json
 import os
@@ -484,6 +485,7 @@ class BigQueryEngine:
     ) -> QueryResult:
         from google.api_core.exceptions import GoogleAPIError
 
+        job = None
         try:
             job = self.client.query(
                 sql,
@@ -492,10 +494,15 @@ class BigQueryEngine:
             iterator = job.result(timeout=timeout_seconds, max_results=max_rows + 1)
             rows = [tuple(row.values()) for row in iterator]
             columns = [field.name for field in iterator.schema]
-        except TimeoutError as error:
-            raise QueryTimeout(f"the query ran longer than {timeout_seconds:g} s") from error
+        except TimeoutError:
+            if job is not None:  # do not leave it running (and billing) on BigQuery
+                with contextlib.suppress(Exception):
+                    job.cancel()
+            raise QueryTimeout(
+                f"the query ran longer than {timeout_seconds:g} s and was cancelled"
+            ) from None
         except GoogleAPIError as error:
-            raise QueryFailed(_one_line(error)) from None
+            raise QueryFailed(engine_message(error, sql)) from None
         truncated = len(rows) > max_rows
         return QueryResult(columns, rows[:max_rows], truncated, max_rows)
 
@@ -519,7 +526,7 @@ class BigQueryEngine:
                 query_parameters=[_bigquery_parameter(k, v) for k, v in parameters.items()],
             )
         except DryRunError as error:
-            raise QueryFailed(f"dry run rejected the query: {error}") from None
+            raise QueryFailed(f"dry run rejected the query: {engine_message(error, sql)}") from None
 
 
 def _aliases(models: Path) -> set[str]:

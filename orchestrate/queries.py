@@ -10,6 +10,7 @@ parameters, one time limit, a memory cap and a row limit.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -119,7 +120,17 @@ def compile_analysis(settings: Settings, analysis: Analysis) -> str:
         partial = scratch / f"{cached.name}.partial"
         partial.write_text(sql)
         os.replace(partial, cached)  # atomic: a concurrent reader sees all of it or nothing
+    _prune(cache, analysis.name, keep=cached)
     return sql
+
+
+def _prune(cache: Path, name: str, *, keep: Path, older_than_days: float = 1.0) -> None:
+    """Drop this analysis's compilations for project files long since changed."""
+    cutoff = dt.datetime.now().timestamp() - older_than_days * 86_400
+    for path in cache.glob(f"{name}-*.sql"):
+        with contextlib.suppress(OSError):
+            if path != keep and path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 def bind_values(analysis: Analysis, given: dict[str, str], engine: Engine) -> dict[str, object]:
