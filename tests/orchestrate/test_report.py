@@ -271,3 +271,24 @@ def test_a_failed_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
     write_atomically(target, "<html>new</html>")
     assert target.read_text() == "<html>new</html>"
     assert target.stat().st_mode & 0o044  # readable by others, not mkstemp's 0600
+
+
+def test_nightly_writes_the_report_only_after_a_successful_run(
+    generated_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(generated_warehouse.path, copy)  # nightly writes: the shared fixture is read only
+    copied = Warehouse(copy, generated_warehouse.settings, tmp_path, generated_warehouse.run)
+    page = tmp_path / "nightly.html"
+    options = ["--summary", str(tmp_path / "summary.json"), "--report", str(page)]
+    variables = {k: v for k, v in generated_warehouse.settings.vars.items() if k != "ga4_run_date"}
+    base = ["--vars", json.dumps(variables), "nightly"]
+    monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(copy))
+    stale = runner.invoke(app, [*base, "--run-date", "2026-03-01", *options])
+    assert stale.exit_code == 1, stale.output  # the export is a month old: freshness fails
+    assert not page.exists()
+    result = runner.invoke(app, [*base, "--run-date", str(GENERATED_END), *options])
+    assert result.exit_code == 0, result.output
+    assert "Report:" in result.output and page.is_file()
+    start = GENERATED_END - dt.timedelta(days=29)  # the last 30 days to the newest session
+    assert_cards_match(cards(page.read_text()), mart_figures(copied, start, GENERATED_END))
