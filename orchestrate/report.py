@@ -163,8 +163,15 @@ def resolve_range(
 
 def gather(runner: Runner, start: dt.date, end: dt.date, currency: str) -> ReportData:
     """Run the report's analyses for the range (the KPIs first: no data, no report)."""
+    from orchestrate.engines import QueryFailed
+
     period = {"start_date": start, "end_date": end}
-    kpis = runner.run("get_report_kpis", currency=currency, **period)
+    try:
+        kpis = runner.run("get_report_kpis", currency=currency, **period)
+    except QueryFailed as error:  # BigQuery: the dataset or a model is not there
+        if "not found" in str(error).lower():
+            raise CliError(f"the warehouse is not built ({error}): build it first") from None
+        raise
     if not kpis or not kpis[0]["period_sessions"]:
         from orchestrate.queries import session_date_range
 
@@ -423,7 +430,8 @@ h2 { font-size: 19px; margin: 30px 0 8px; border-bottom: 1px solid #d0d7de; padd
 .cards { display: grid; grid-template-columns: repeat(3, 1fr); gap: 12px; }
 .card { border: 1px solid #d0d7de; border-radius: 8px; padding: 12px 14px; }
 .card .label { font-size: 13px; color: #57606a; text-transform: uppercase; letter-spacing: .03em; }
-.card .value { font-size: 26px; font-weight: 700; margin: 2px 0; }
+.card .value { font-size: 26px; font-weight: 700; margin: 2px 0; white-space: nowrap; }
+.card .value .unit { font-size: 15px; font-weight: 600; color: #57606a; }
 .card .change { font-size: 13px; }
 .card .previous { font-size: 12px; color: #57606a; }
 .up { color: #0a6b3d; } .down { color: #b3261e; } .flat, .none { color: #57606a; }
@@ -455,6 +463,14 @@ def _figure(svg_text: str, caption: str, name: str) -> str:
     )
 
 
+def _value_html(text: str) -> str:
+    """The card's figure, a currency code after it set smaller (long COP amounts fit)."""
+    amount, _, code = text.partition(" ")
+    if not code:
+        return _e(text)
+    return f'{_e(amount)} <span class="unit">{_e(code)}</span>'
+
+
 def _cards(data: ReportData) -> str:
     cards = []
     for row in data.kpis:
@@ -463,7 +479,7 @@ def _cards(data: ReportData) -> str:
         cards.append(
             f'<div class="card" data-metric="{_e(row["metric"])}">'
             f'<div class="label">{_e(KPI_LABELS.get(row["metric"], row["metric"]))}</div>'
-            f'<div class="value">{_e(kpi_value(row))}</div>'
+            f'<div class="value">{_value_html(kpi_value(row))}</div>'
             f'<div class="change {direction}">{_e(change)}</div>'
             f'<div class="previous">previous period: {_e(previous)}</div></div>'
         )

@@ -26,7 +26,7 @@ GENERATED_END = GENERATED_CONFIG.end_date
 REAL_START, REAL_END = dt.date(2020, 11, 1), dt.date(2020, 11, 2)
 CARD = re.compile(
     r'<div class="card" data-metric="(?P<metric>[a-z_]+)">.*?'
-    r'<div class="value">(?P<value>[^<]*)</div>\s*<div class="change[^"]*">(?P<change>[^<]*)</div>',
+    r'<div class="value">(?P<value>.*?)</div>\s*<div class="change[^"]*">(?P<change>[^<]*)</div>',
     re.S,
 )
 
@@ -71,7 +71,10 @@ def open_in_browser(page: Path) -> tuple[str, list[str]]:
 
 def cards(dom: str) -> dict[str, tuple[str, str]]:
     return {
-        match["metric"]: (html.unescape(match["value"]), html.unescape(match["change"]))
+        match["metric"]: (
+            " ".join(html.unescape(re.sub(r"<[^>]+>", " ", match["value"])).split()),
+            html.unescape(match["change"]),
+        )
         for match in CARD.finditer(dom)
     }
 
