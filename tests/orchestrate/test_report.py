@@ -4,12 +4,14 @@ nothing written."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import duckdb
@@ -295,3 +297,149 @@ def test_nightly_writes_the_report_only_after_a_successful_run(
     assert "Report:" in result.output and page.is_file()
     start = GENERATED_END - dt.timedelta(days=29)  # the last 30 days to the newest session
     assert_cards_match(cards(page.read_text()), mart_figures(copied, start, GENERATED_END))
+
+
+class DevTools:
+    """Headless Chromium driven over the DevTools protocol (a websocket): what the page logs,
+    throws and requests, and what its text says."""
+
+    def __init__(self, profile: Path) -> None:
+        self.process = subprocess.Popen(
+            [
+                chromium(),
+                "--headless",
+                "--disable-gpu",
+                "--no-sandbox",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        # Chromium writes its DevTools port and path to this file once it listens
+        active = profile / "DevToolsActivePort"
+        for _ in range(300):
+            if active.is_file() and len(active.read_text().split()) >= 2:
+                break
+            time.sleep(0.1)
+        else:
+            self.process.kill()
+            raise AssertionError("chromium did not open its DevTools endpoint")
+        port, path = active.read_text().split()[:2]
+        from websockets.sync.client import connect
+
+        self.stack = contextlib.ExitStack()
+        self.socket = self.stack.enter_context(
+            connect(f"ws://127.0.0.1:{port}{path}", max_size=None, open_timeout=30)
+        )
+        self.next_id = 0
+        self.events: list[dict] = []
+
+    def send(self, method: str, session: str | None = None, **params: object) -> dict:
+        self.next_id += 1
+        message: dict[str, object] = {"id": self.next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        self.socket.send(json.dumps(message))
+        while True:
+            reply = json.loads(self.socket.recv(timeout=60))
+            if reply.get("id") == self.next_id:
+                assert "error" not in reply, reply
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_for(self, method: str) -> None:
+        while not any(event.get("method") == method for event in self.events):
+            self.events.append(json.loads(self.socket.recv(timeout=60)))
+
+    def open(self, page: Path) -> str:
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        for domain in ("Runtime", "Log", "Network", "Page"):
+            self.send(f"{domain}.enable", session)
+        self.events.clear()
+        self.send("Page.navigate", session, url=page.as_uri())
+        self.wait_for("Page.loadEventFired")
+        return session
+
+    def text(self, session: str, expression: str) -> str:
+        result = self.send("Runtime.evaluate", session, expression=expression, returnByValue=True)
+        return result["result"]["value"]
+
+    def close(self) -> None:
+        self.stack.close()
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def test_report_over_devtools_fetches_nothing_and_its_card_text_equals_the_marts(
+    real_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    chromium()
+    page = tmp_path / "report.html"
+    result = report(
+        real_warehouse,
+        monkeypatch,
+        *("--start", str(REAL_START), "--end", str(REAL_END), "--output", str(page)),
+    )
+    assert result.exit_code == 0, result.output
+    browser = DevTools(tmp_path / "chromium-profile")
+    try:
+        session = browser.open(page)
+        texts = json.loads(
+            browser.text(
+                session,
+                "JSON.stringify(Array.from(document.querySelectorAll('.card')).map("
+                "c => [c.dataset.metric, c.querySelector('.value').innerText]))",
+            )
+        )
+        width = browser.text(session, "String(document.documentElement.scrollWidth)")
+    finally:
+        browser.close()
+    methods = [event.get("method") for event in browser.events]
+    complaints = [
+        event
+        for event in browser.events
+        if event.get("method") in ("Runtime.consoleAPICalled", "Runtime.exceptionThrown")
+        or (
+            event.get("method") == "Log.entryAdded"
+            and event["params"]["entry"]["level"] != "verbose"
+        )
+    ]
+    assert complaints == []
+    requests = [
+        event["params"]["request"]["url"]
+        for event in browser.events
+        if event.get("method") == "Network.requestWillBeSent"
+    ]
+    assert requests in ([], [page.as_uri()]), requests  # the page itself, nothing else
+    assert "Page.loadEventFired" in methods
+    assert int(width) <= 1000  # no sideways scrolling at laptop width
+    shown = {metric: " ".join(value.split()) for metric, value in texts}
+    assert_cards_match(
+        {metric: (value, "") for metric, value in shown.items()},
+        mart_figures(real_warehouse, REAL_START, REAL_END),
+    )
+
+
+def test_devtools_sees_a_request_and_an_exception(tmp_path: Path) -> None:
+    """The DevTools check can fail: a page that fetches and throws is caught."""
+    chromium()
+    page = tmp_path / "bad.html"
+    page.write_text(
+        '<!DOCTYPE html><img src="http://127.0.0.1:9/x.png"><script>missing();</script>'
+    )
+    browser = DevTools(tmp_path / "chromium-profile")
+    try:
+        browser.open(page)
+    finally:
+        browser.close()
+    methods = [event.get("method") for event in browser.events]
+    assert "Runtime.exceptionThrown" in methods
+    urls = [
+        event["params"]["request"]["url"]
+        for event in browser.events
+        if event.get("method") == "Network.requestWillBeSent"
+    ]
+    assert "http://127.0.0.1:9/x.png" in urls
