@@ -110,15 +110,19 @@ def build(
     allow_expensive: bool = False,
     allow_deletes: bool = False,
     skip_deletes: bool = False,
+    full_checks: bool = False,
     quiet: bool = False,
 ) -> BuildOutcome:
     """Cost check (unless no thresholds), then `dbt build` on the selection, with the run's
-    dates resolved once and pinned (run_dates.pinned_vars)."""
+    dates resolved once and pinned (run_dates.pinned_vars). Data tests check the window on
+    incremental runs, the whole history on a full refresh or with `full_checks`."""
     require_export(settings)
     run_date = resolve_run_date(settings, run_date)
     variables = pinned_vars(
         settings, run_date, allow_deletes=allow_deletes, skip_deletes=skip_deletes
     )
+    if full_checks:
+        variables["ga4_full_checks"] = True
     variables.update(extra_vars or {})
     costs: list[CostLine] = []
     if thresholds is not None:

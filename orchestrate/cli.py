@@ -217,6 +217,13 @@ AllowDeletes = Annotated[
         "table (refused otherwise)."
     ),
 ]
+FullChecks = Annotated[
+    bool,
+    typer.Option(
+        help="Run the data tests and monitors over the whole history (an incremental run "
+        "checks its window; a full refresh always checks everything)."
+    ),
+]
 JsonOutput = Annotated[
     bool, typer.Option("--json", help="Print the run summary as JSON on stdout (dbt quiet).")
 ]
@@ -245,6 +252,7 @@ def build(
     max_mb: CostMax = None,
     allow_expensive: AllowExpensive = False,
     allow_deletes: AllowDeletes = False,
+    full_checks: FullChecks = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Cost check, then dbt build (seeds, models, data and unit tests) with a summary.
@@ -264,6 +272,7 @@ def build(
             thresholds=_thresholds(warn_mb, max_mb),
             allow_expensive=allow_expensive,
             allow_deletes=allow_deletes,
+            full_checks=full_checks,
             quiet=json_output,
         )
         return _finish_build(outcome, json_output)
@@ -311,6 +320,7 @@ def nightly(
     max_mb: CostMax = None,
     allow_expensive: AllowExpensive = False,
     allow_deletes: AllowDeletes = False,
+    full_checks: FullChecks = False,
     json_output: JsonOutput = False,
     report: Annotated[
         Path | None,
@@ -333,6 +343,7 @@ def nightly(
             allow_expensive=allow_expensive,
             allow_deletes=allow_deletes,
             catch_up=catch_up,
+            full_checks=full_checks,
             summary_path=summary,
             quiet=json_output,
         )
@@ -372,6 +383,7 @@ def backfill(
     max_mb: CostMax = None,
     allow_expensive: AllowExpensive = False,
     allow_deletes: AllowDeletes = False,
+    full_checks: FullChecks = False,
     json_output: JsonOutput = False,
 ) -> None:
     """Re-process exactly a date range (late or corrected export days), without a full
@@ -389,6 +401,7 @@ def backfill(
             last,
             allow_expensive=allow_expensive,
             allow_deletes=allow_deletes,
+            full_checks=full_checks,
             quiet=json_output,
         )
         return _finish_build(outcome, json_output)

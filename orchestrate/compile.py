@@ -39,8 +39,14 @@ def render_offline(settings: Settings, out_dir: Path, *, analyze: bool = True) -
         raise CliError(f"the BigQuery render failed: {error}", exit_code=1) from None
     files = []
     for statement in statements:
-        folder = "analyses" if statement.kind == "analysis" else statement.form
-        path = out_dir / folder / f"{statement.name}.sql"
+        folder = {"analysis": "analyses", "test": f"tests/{statement.form}"}.get(
+            statement.kind, statement.form
+        )
+        # dbt names generic tests after their arguments: shortened, kept apart by their hash
+        name = statement.name
+        if statement.kind == "test":
+            name = f"{name[:80]}.{statement.unique_id.rsplit('.', 1)[-1]}"
+        path = out_dir / folder / f"{name}.sql"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(statement.sql.rstrip() + "\n")
         files.append(path)
@@ -48,6 +54,8 @@ def render_offline(settings: Settings, out_dir: Path, *, analyze: bool = True) -
         "full": sum(1 for s in statements if s.kind == "model" and s.form == "full"),
         "incremental": sum(1 for s in statements if s.kind == "model" and s.form == "incremental"),
         "analyses": sum(1 for s in statements if s.kind == "analysis"),
+        "tests": sum(1 for s in statements if s.kind == "test" and s.form == "full"),
+        "incremental_tests": sum(1 for s in statements if s.kind == "test" and s.form != "full"),
     }
     summary = failures = None
     if analyze:
@@ -79,8 +87,10 @@ def compile_command(
         result = render_offline(settings, out, analyze=analyze)
         console.print(
             f"rendered {result.counts['full']} models (full refresh), "
-            f"{result.counts['incremental']} incremental forms and "
-            f"{result.counts['analyses']} analyses into {out}"
+            f"{result.counts['incremental']} incremental forms, "
+            f"{result.counts['analyses']} analyses and {result.counts['tests']} data tests "
+            f"(full build; {result.counts['incremental_tests']} as a nightly sends them) "
+            f"into {out}"
         )
         if result.analysis_summary is not None:
             console.print(f"GoogleSQL analyzer: {result.analysis_summary}")

@@ -167,6 +167,7 @@ def nightly(
     allow_expensive: bool = False,
     allow_deletes: bool = False,
     catch_up: bool = True,
+    full_checks: bool = False,
     summary_path: Path | None = None,
     quiet: bool = False,
 ) -> tuple[int, dict]:
@@ -214,6 +215,7 @@ def nightly(
             allow_expensive=allow_expensive,
             allow_deletes=allow_deletes,
             skip_deletes=not freshness.ok,
+            full_checks=full_checks,
             quiet=quiet,
         )
         summary.update(summarize(outcome))
@@ -251,6 +253,7 @@ def backfill(
     *,
     allow_expensive: bool = False,
     allow_deletes: bool = False,
+    full_checks: bool = False,
     quiet: bool = False,
 ) -> BuildOutcome:
     """Re-process exactly [start, end] (late or corrected export days), no full refresh."""
@@ -272,5 +275,6 @@ def backfill(
         thresholds=thresholds,
         allow_expensive=allow_expensive,
         allow_deletes=allow_deletes,
+        full_checks=full_checks,
         quiet=quiet,
     )

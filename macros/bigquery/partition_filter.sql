@@ -15,41 +15,15 @@
 {%- endmacro %}
 
 
-{#- The partition column of the model built at a relation, when that model requires a
-    partition filter; none otherwise. -#}
-{% macro truffle_required_partition_column(relation) -%}
-    {%- if execute and relation is not string and relation.identifier -%}
-        {%- for node in graph.nodes.values() -%}
-            {%- if node.resource_type == 'model'
-                and node.config.get('require_partition_filter')
-                and node.config.get('partition_by')
-                and (node.database or '') | lower == (relation.database or '') | lower
-                and (node.schema or '') | lower == (relation.schema or '') | lower
-                and (node.alias or node.name) | lower == relation.identifier | lower -%}
-                {{ return(node.config.get('partition_by').get('field')) }}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {{ return(none) }}
-{%- endmacro %}
-
-
 {#- dbt's data tests read the tested model through get_where_subquery. On BigQuery, a model
-    with require_partition_filter is read with the every-partition filter added (to the
-    test's own `where`, if any), or BigQuery refuses the test query. -#}
+    with require_partition_filter read without a window (whole-history checks) is read with
+    the every-partition filter added, or BigQuery refuses the test query. -#}
 {% macro bigquery__get_where_subquery(relation) -%}
-    {%- set where = config.get('where', '') -%}
-    {%- set partition_column = truffle_required_partition_column(relation) -%}
-    {%- if partition_column -%}
-        {%- set every = truffle_every_partition_filter(partition_column) -%}
-        {%- set where = '(' ~ where ~ ') and ' ~ every if where else every -%}
+    {%- set predicates = truffle_test_predicates(relation) -%}
+    {%- set node = truffle_model_node(relation) -%}
+    {%- if node and node.config.get('require_partition_filter') and node.config.get('partition_by')
+        and not truffle_check_window_predicate('x') -%}
+        {%- do predicates.append(truffle_every_partition_filter(node.config.get('partition_by').get('field'))) -%}
     {%- endif -%}
-    {%- if where -%}
-        {%- set filtered -%}
-            (select * from {{ relation }} where {{ where }}) dbt_subquery
-        {%- endset -%}
-        {{ return(filtered) }}
-    {%- else -%}
-        {{ return(relation) }}
-    {%- endif -%}
+    {{ return(truffle_filtered_relation(relation, predicates)) }}
 {%- endmacro %}

@@ -48,12 +48,14 @@
     {{ return(is_incremental()) }}
 {%- endmacro %}
 
-{#- Returns {'start': date|none, 'end': date|none, 'kind': 'full'|'window'|'backfill'}. -#}
-{% macro ga4_window() -%}
+{#- Returns {'start': date|none, 'end': date|none, 'kind': 'full'|'window'|'backfill'}, for
+    the model being built (`incremental` none) or as an incremental run would see it (true). -#}
+{% macro ga4_window(incremental=none) -%}
+    {%- set incremental = ga4_is_incremental() if incremental is none else incremental -%}
     {%- set backfill_start = var('ga4_backfill_start_date', none) -%}
     {%- set backfill_end = var('ga4_backfill_end_date', none) -%}
     {#- a backfill re-processes part of an existing table; a full build reads everything -#}
-    {%- if (backfill_start or backfill_end) and ga4_is_incremental() -%}
+    {%- if (backfill_start or backfill_end) and incremental -%}
         {%- if not (backfill_start and backfill_end) -%}
             {{ exceptions.raise_compiler_error("A backfill needs both ga4_backfill_start_date and ga4_backfill_end_date (YYYY-MM-DD).") }}
         {%- endif -%}
@@ -64,7 +66,7 @@
         {%- endif -%}
         {{ return({'start': start, 'end': end, 'kind': 'backfill'}) }}
     {%- endif -%}
-    {%- if ga4_is_incremental() -%}
+    {%- if incremental -%}
         {%- set end = ga4_run_date() -%}
         {%- set start = end - modules.datetime.timedelta(days=var('ga4_lookback_days', 3) | int) -%}
         {{ return({'start': start, 'end': end, 'kind': 'window'}) }}

@@ -1,9 +1,23 @@
-{{ config(materialized='view') }}
+{{
+    config(
+        materialized='incremental',
+        meta={'window_column': 'event_date'},
+        incremental_strategy=truffle_incremental_strategy(),
+        unique_key=truffle_incremental_key('event_date'),
+        partition_by=truffle_partition_by('event_date'),
+        partitions=ga4_bigquery_partitions(),
+        partition_expiration_days=truffle_partition_expiration_days(),
+    )
+}}
+
+{#- Stored, one row per export day: a run profiles the days it re-processes, so the monitors
+    never re-aggregate the whole of staging. -#}
 
 with
 
 events as (
     select * from {{ ref('stg_ga4__events') }}
+    where {{ ga4_window_filter('event_date') }}
 ),
 
 -- one row per export day: what arrived, what was collapsed, what cannot form sessions;

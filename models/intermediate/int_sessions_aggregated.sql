@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        meta={'window_column': 'session_start_date'},
         incremental_strategy=truffle_session_strategy(),
         unique_key='session_key',
         incremental_predicates=truffle_session_merge_predicates(),

@@ -1,6 +1,7 @@
 {{
     config(
         materialized='incremental',
+        meta={'window_column': 'conversion_date'},
         incremental_strategy=truffle_incremental_strategy(),
         unique_key=truffle_incremental_key('conversion_date'),
         partition_by=truffle_partition_by('conversion_date'),

@@ -317,8 +317,8 @@ def analyze_statements(
 ) -> AnalysisReport:
     """Analyze rendered statements against the export, the seeds and the models: full-form
     models first in dependency order (each one's schema joins the catalog), then incremental
-    forms, then analyses. The manifest is the full-form render's (for YAML columns, seeds,
-    sources and analysis parameters)."""
+    forms, then analyses, then data tests. The manifest is the full-form render's (for YAML
+    columns, seeds, sources and analysis parameters)."""
     catalog = base_catalog(manifest, project_dir, newer_columns=newer_columns)
     nodes = manifest["nodes"]
     report = AnalysisReport()
@@ -327,7 +327,7 @@ def analyze_statements(
     def rank(item: RenderedStatement) -> int:
         if item.kind == "model":
             return 0 if item.form == "full" else 1
-        return 2
+        return 2 if item.kind == "analysis" else 3
 
     for statement in sorted(statements, key=rank):
         node = nodes.get(statement.unique_id, {})

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from orchestrate.dbt import run_dbt
 from orchestrate.settings import Settings
 
-Kind = Literal["model", "analysis"]
+Kind = Literal["model", "analysis", "test"]
 Form = Literal["full", "incremental"]
 
 OFFLINE_PROFILES = Path("profiles") / "offline_bigquery"
@@ -138,7 +138,7 @@ def _node_statement(node: Mapping[str, Any], form: Form) -> RenderedStatement:
     config = node.get("config") or {}
     return RenderedStatement(
         name=node["name"],
-        kind="model" if node["resource_type"] == "model" else "analysis",
+        kind=node["resource_type"] if node["resource_type"] in ("model", "test") else "analysis",
         form=form,
         sql=node.get("compiled_code") or "",
         depends_on=tuple(node.get("depends_on", {}).get("nodes", [])),
@@ -171,8 +171,9 @@ def dependency_order(nodes: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 
 def manifest_statements(manifest: Mapping[str, Any], form: Form) -> list[RenderedStatement]:
-    """The models (incremental ones only, for the incremental form) and, in the full form,
-    the analyses of a compiled manifest, in dependency order."""
+    """The models (incremental ones only, for the incremental form), the data tests (each
+    form: what a full build and what a nightly send) and, in the full form, the analyses of a
+    compiled manifest, in dependency order."""
     wanted = {
         unique_id: node
         for unique_id, node in manifest["nodes"].items()
@@ -182,13 +183,18 @@ def manifest_statements(manifest: Mapping[str, Any], form: Form) -> list[Rendere
                 node["resource_type"] == "model"
                 and (form == "full" or node["config"].get("materialized") == "incremental")
             )
+            or node["resource_type"] == "test"
             or (node["resource_type"] == "analysis" and form == "full")
         )
     }
     ordered = dependency_order(wanted)
-    models = [uid for uid in ordered if wanted[uid]["resource_type"] == "model"]
-    analyses = [uid for uid in ordered if wanted[uid]["resource_type"] == "analysis"]
-    return [_node_statement(wanted[uid], form) for uid in models + analyses]
+    kinds = ("model", "test", "analysis")
+    return [
+        _node_statement(wanted[uid], form)
+        for kind in kinds
+        for uid in ordered
+        if wanted[uid]["resource_type"] == kind
+    ]
 
 
 def render_variables(

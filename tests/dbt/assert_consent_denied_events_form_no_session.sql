@@ -3,6 +3,6 @@
 select event_key
 from {{ ref('events') }}
 where
-    event_date >= cast('1900-01-01' as date)
+    {{ truffle_check_scope('event_date', otherwise="event_date >= cast('1900-01-01' as date)") }}
     and is_consent_denied
     and session_key is not null

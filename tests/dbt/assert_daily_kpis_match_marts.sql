@@ -1,6 +1,6 @@
 {#- daily_kpis must add up to the marts it summarises: sessions, engaged sessions, events,
     consent-denied events, conversions and revenue per currency, in total. Returns a row per
-    figure that disagrees. -#}
+    figure that disagrees. On window checks: the window's days. -#}
 
 with
 
@@ -15,6 +15,7 @@ kpis as (
         sum(revenue_mxn) as revenue_mxn,
         sum(revenue_cop) as revenue_cop
     from {{ ref('daily_kpis') }}
+    where {{ truffle_check_scope('kpi_date') }}
 ),
 
 session_totals as (
@@ -22,6 +23,7 @@ session_totals as (
         count(*) as sessions,
         {{ truffle_countif('is_engaged_session') }} as engaged_sessions
     from {{ ref('sessions') }}
+    where {{ truffle_check_scope('session_start_date') }}
 ),
 
 event_totals as (
@@ -29,7 +31,7 @@ event_totals as (
         count(*) as events,
         {{ truffle_countif('is_consent_denied') }} as consent_denied_events
     from {{ ref('events') }}
-    where event_date >= cast('1900-01-01' as date)
+    where {{ truffle_check_scope('event_date', otherwise="event_date >= cast('1900-01-01' as date)") }}
 ),
 
 conversion_totals as (
@@ -39,6 +41,7 @@ conversion_totals as (
         coalesce(sum(revenue_mxn), 0) as revenue_mxn,
         coalesce(sum(revenue_cop), 0) as revenue_cop
     from {{ ref('conversions') }}
+    where {{ truffle_check_scope('conversion_date') }}
 ),
 
 comparison as (

@@ -1,6 +1,7 @@
 {#- Every event with a session key belongs to a session of the sessions mart (a session's
     facts cover all its events, whatever day they landed in), as long as sessions are kept:
-    events of some categories outlive the user-activity retention of their sessions. -#}
+    events of some categories outlive the user-activity retention of their sessions. On
+    window checks: the window's events, against the sessions that can hold them. -#}
 
 with
 
@@ -10,10 +11,13 @@ events as (
         session_key is not null
         -- the day after the cutoff: a session may have begun the day before its events
         and event_date > {{ ga4_retention_cutoff('user_activity') }}
+        and {{ truffle_check_scope('event_date') }}
 ),
 
+-- a session holding a window event began at most the session span before the window
 sessions as (
     select * from {{ ref('sessions') }}
+    where {{ truffle_check_scope('session_start_date', days_before=ga4_session_span_days()) }}
 ),
 
 orphans as (

@@ -1,6 +1,7 @@
 {#- Revenue is counted once per conversion: the sessions mart's revenue must equal the
     conversions that belong to a session, per reporting currency (within the sessions'
-    retention: purchases are kept longer than the sessions they happened in). -#}
+    retention: purchases are kept longer than the sessions they happened in). On window checks:
+    the sessions that began in the window and their conversions. -#}
 
 with
 
@@ -10,7 +11,9 @@ from_sessions as (
         coalesce(sum(revenue_mxn), 0) as revenue_mxn,
         coalesce(sum(revenue_cop), 0) as revenue_cop
     from {{ ref('sessions') }}
-    where session_start_date >= {{ ga4_retention_cutoff('user_activity') }}
+    where
+        session_start_date >= {{ ga4_retention_cutoff('user_activity') }}
+        and {{ truffle_check_scope('session_start_date') }}
 ),
 
 from_conversions as (
@@ -21,9 +24,12 @@ from_conversions as (
     from {{ ref('conversions') }}
     where
         session_key is not null
+        and {{ truffle_check_scope('conversion_date', days_after=ga4_session_span_days()) }}
         and session_key in (
             select kept_sessions.session_key from {{ ref('sessions') }} as kept_sessions
-            where kept_sessions.session_start_date >= {{ ga4_retention_cutoff('user_activity') }}
+            where
+                kept_sessions.session_start_date >= {{ ga4_retention_cutoff('user_activity') }}
+                and {{ truffle_check_scope('kept_sessions.session_start_date') }}
         )
 )
 

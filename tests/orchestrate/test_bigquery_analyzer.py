@@ -4,6 +4,7 @@ against the GA4 export schema, the seeds and the upstream models. Never skipped.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ from orchestrate.bigquery.catalog import (
     type_text,
 )
 from orchestrate.bigquery.render import load_manifest, render_bigquery
+from tests.orchestrate.bigquery_fixtures import RENDER_VARIABLES
 from tests.orchestrate.conftest import REPO
 
 if TYPE_CHECKING:
@@ -105,6 +107,54 @@ def test_every_statement_analyzes_with_zero_errors(bigquery_analysis: AnalysisRe
     kinds = {(r.statement.kind, r.statement.form) for r in bigquery_analysis.results}
     assert ("model", "full") in kinds and ("model", "incremental") in kinds
     assert all(result.columns for result in bigquery_analysis.results)
+
+
+def test_every_data_test_is_proven_in_both_forms(
+    bigquery_render: Rendered, bigquery_analysis: AnalysisReport
+) -> None:
+    """The data tests a full build and a nightly send are rendered for BigQuery and analyzed
+    (the boolean accepted_values test once compiled to BOOL IN (STRING): refused by BigQuery)."""
+    tests = {
+        unique_id
+        for unique_id, node in bigquery_render.manifest["nodes"].items()
+        if node["resource_type"] == "test"
+    }
+    assert len(tests) > 50
+    for form in ("full", "incremental"):
+        analyzed = {
+            r.statement.unique_id
+            for r in bigquery_analysis.results
+            if r.statement.kind == "test" and r.statement.form == form and r.ok
+        }
+        assert analyzed == tests, form
+    boolean = next(
+        s
+        for s in bigquery_render.statements
+        if s.kind == "test" and "is_currency_known" in s.name and s.form == "full"
+    )
+    assert "not in (\n    True\n)" in boolean.sql and "'True'" not in boolean.sql
+
+
+def test_a_broken_test_macro_fails_the_proof_naming_the_test(tmp_path: Path) -> None:
+    """A deliberately broken test macro (the where-subquery every data test reads through)
+    fails the offline proof, naming the tests."""
+    project = tmp_path / "project"
+    shutil.copytree(
+        REPO,
+        project,
+        ignore=shutil.ignore_patterns(".*", "target", "logs", "warehouse", "data", "bench", "docs"),
+    )
+    macro = project / "macros" / "incremental" / "checks.sql"
+    text = macro.read_text()
+    where = "where {{ predicates | join(' and ') }}) dbt_subquery"
+    assert where in text
+    macro.write_text(text.replace(where, where.replace("}})", "}} and no_such_column)")))
+    statements = render_bigquery(project, tmp_path / "render", variables=RENDER_VARIABLES)
+    report = analyze_statements(statements, load_manifest(tmp_path / "render"), project)
+    failing = {(r.statement.kind, r.statement.name) for r in report.failures}
+    assert failing and {kind for kind, _ in failing} == {"test"}
+    assert ("test", "unique_events_v1_event_key") in failing
+    assert "no_such_column" in report.failure_report()
 
 
 def test_contracts_hold_on_bigquery(bigquery_analysis: AnalysisReport) -> None:

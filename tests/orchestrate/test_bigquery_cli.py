@@ -44,15 +44,15 @@ def test_compile_offline_renders_and_analyzes_every_model_and_analysis(tmp_path:
     names = {p.stem.replace("_v1", "") for p in (REPO / "models").rglob("*.sql")}
     written = {
         form: sorted(p.stem for p in (tmp_path / "sql" / form).glob("*.sql"))
-        for form in ("full", "incremental", "analyses")
+        for form in ("full", "incremental", "analyses", "tests/full", "tests/incremental")
     }
     assert set(written["full"]) == names and len(written["full"]) == len(models)
     assert written["analyses"] == sorted(p.stem for p in (REPO / "analyses").glob("*.sql"))
     assert {"stg_ga4__events", "events", "sessions"} <= set(written["incremental"])
-    assert (
-        f"{len(models) + len(written['incremental']) + len(written['analyses'])} statements "
-        "analyzed, 0 errors" in result.output
-    )
+    # every data test, as a full build and as a nightly send it
+    assert len(written["tests/full"]) == len(written["tests/incremental"]) > 50
+    statements = sum(len(files) for files in written.values())
+    assert f"{statements} statements analyzed, 0 errors" in result.output
     staging = (tmp_path / "sql" / "incremental" / "stg_ga4__events.sql").read_text()
     assert "_table_suffix between" in staging and "dummy" not in staging
 

@@ -1,0 +1,84 @@
+{#- Data tests follow the window. On an incremental run (no --full-refresh, no
+    `ga4_full_checks`), a data test of an incremental model reads only the rows of the
+    re-processed window, one day either side (the model's `meta.window_column`), so a nightly's
+    tests cost what its window costs, not what the history costs. A full refresh, or
+    `ga4_full_checks: true` (`truffle build --full-checks`), checks the whole history. The
+    offline BigQuery proof renders the incremental form's tests with the window, as a nightly
+    sends them. -#}
+
+{#- The window the checks of this run cover (ga4_window's dict), or none for whole history. -#}
+{% macro truffle_checks_window() -%}
+    {%- if var('ga4_full_checks', false) -%}
+        {{ return(none) }}
+    {%- elif var('ga4_render_offline', false) -%}
+        {{ return(ga4_window(incremental=true) if var('ga4_render_incremental', false) else none) }}
+    {%- elif flags.FULL_REFRESH -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(ga4_window(incremental=true)) }}
+{%- endmacro %}
+
+{#- SQL predicate: `column` (a date) lies in the checked window, one day either side (and
+    `days_before` / `days_after` more); none when the checks cover the whole history. -#}
+{% macro truffle_check_window_predicate(column, days_before=0, days_after=0) -%}
+    {%- set window = truffle_checks_window() -%}
+    {%- if window is none or window.start is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set first = window.start - modules.datetime.timedelta(days=1 + days_before) -%}
+    {%- set last = window.end + modules.datetime.timedelta(days=1 + days_after) -%}
+    {{ return(column ~ ' >= ' ~ date_literal(first) ~ ' and ' ~ column ~ ' <= ' ~ date_literal(last)) }}
+{%- endmacro %}
+
+{#- SQL for singular tests: the window predicate on `column`, or `otherwise` (whole history). -#}
+{% macro truffle_check_scope(column, otherwise='true', days_before=0, days_after=0) -%}
+    {{ truffle_check_window_predicate(column, days_before, days_after) or otherwise }}
+{%- endmacro %}
+
+{#- The manifest node of the model built at a relation (none for anything else). -#}
+{% macro truffle_model_node(relation) -%}
+    {%- if execute and relation is not string and relation.identifier -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model'
+                and (node.database or '') | lower == (relation.database or '') | lower
+                and (node.schema or '') | lower == (relation.schema or '') | lower
+                and (node.alias or node.name) | lower == relation.identifier | lower -%}
+                {{ return(node) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#- The predicates a generic data test adds when it reads `relation`: its own `where` config,
+    then the window of an incremental model (on window checks; a test's
+    `meta.window_days_before` widens it, for a test comparing a day with the days before). -#}
+{% macro truffle_test_predicates(relation) -%}
+    {%- set predicates = [] -%}
+    {%- if config.get('where') -%}
+        {%- do predicates.append('(' ~ config.get('where') ~ ')') -%}
+    {%- endif -%}
+    {%- set node = truffle_model_node(relation) -%}
+    {%- set column = (node.config.get('meta') or {}).get('window_column') if node and node.config.get('materialized') == 'incremental' else none -%}
+    {%- set days_before = (config.get('meta') or {}).get('window_days_before', 0) | int -%}
+    {%- set window = truffle_check_window_predicate(column, days_before) if column else none -%}
+    {%- if window -%}
+        {%- do predicates.append(window) -%}
+    {%- endif -%}
+    {{ return(predicates) }}
+{%- endmacro %}
+
+{% macro truffle_filtered_relation(relation, predicates) -%}
+    {%- if predicates -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ predicates | join(' and ') }}) dbt_subquery
+        {%- endset -%}
+        {{ return(filtered) }}
+    {%- endif -%}
+    {{ return(relation) }}
+{%- endmacro %}
+
+{#- dbt's data tests read the tested model through get_where_subquery. -#}
+{% macro duckdb__get_where_subquery(relation) -%}
+    {{ return(truffle_filtered_relation(relation, truffle_test_predicates(relation))) }}
+{%- endmacro %}

@@ -1,0 +1,53 @@
+"""Checks follow the window: on an incremental run the data tests of an incremental model read
+only the re-processed window (one day either side), so a nightly's tests do not grow with
+history; a full refresh and `--full-checks` check everything."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from orchestrate.dbt import run_dbt
+from orchestrate.settings import Settings
+from tests.orchestrate.conftest import GENERATED_CONFIG, REPO, Warehouse
+
+END = GENERATED_CONFIG.end_date
+
+
+def test_tests_read_the_window_unless_full_checks(
+    generated_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(generated_warehouse.path, copy)
+    oldest = generated_warehouse.scalar("select min(event_date) from events")
+    assert oldest < END - dt.timedelta(days=4)  # outside the window of a run on END
+    # a duplicate event on the oldest day: only a whole-history check can see it
+    with duckdb.connect(str(copy)) as connection:
+        connection.execute(
+            "insert into events select * from events where event_date = ? limit 1", [oldest]
+        )
+    settings = Settings(
+        project_dir=REPO, vars=dict(generated_warehouse.settings.vars), duckdb_path=copy
+    )
+
+    def test_events(**extra: object):
+        return run_dbt(
+            ["test", "--select", "unique_events_v1_event_key"],
+            settings,
+            target_path=tmp_path / "target",
+            extra_vars={"ga4_run_date": END.isoformat(), **extra},
+            quiet=True,
+        )
+
+    windowed = test_events()
+    assert [r.status for r in windowed.results] == ["pass"]
+    compiled = next((tmp_path / "target" / "compiled").rglob("unique_events_v1_event_key.sql"))
+    window = f"event_date >= cast('{END - dt.timedelta(days=4)}' as date)"
+    assert window in compiled.read_text()
+
+    whole = test_events(ga4_full_checks=True)
+    assert [r.status for r in whole.results] == ["fail"]
+    assert "event_date >=" not in compiled.read_text()
