@@ -180,6 +180,45 @@ def _deletion_collector(into: list[dict[str, object]]):
     return callback
 
 
+LOCK_WAIT_VARIABLE = "TRUFFLE_LOCK_WAIT_SECONDS"
+
+
+def wait_for_warehouse(path: Path, seconds: float | None = None) -> None:
+    """Wait while another process holds the DuckDB warehouse (a `truffle query` reading it, a
+    second build), so a build that starts then waits with a message instead of failing on
+    DuckDB's file lock. Gives up after `seconds` ($TRUFFLE_LOCK_WAIT_SECONDS, 300) with a
+    one-line error."""
+    import time
+
+    import duckdb
+
+    if not path.is_file():
+        return
+    limit = seconds if seconds is not None else float(os.environ.get(LOCK_WAIT_VARIABLE, 300))
+    deadline = time.monotonic() + limit
+    told = False
+    while True:
+        try:
+            duckdb.connect(str(path)).close()
+            return
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower():
+                raise DbtUsageError(
+                    f"cannot open the warehouse {path}: {_first_line(error)}"
+                ) from None
+            if time.monotonic() >= deadline:
+                raise DbtUsageError(
+                    f"the warehouse {path} is still in use by another process after "
+                    f"{limit:g} s; try again when it is done"
+                ) from None
+            if not told:
+                from orchestrate.console import console
+
+                console.print(f"Waiting for the warehouse (in use by another process): {path}")
+                told = True
+            time.sleep(0.25)
+
+
 def _first_line(exception: BaseException) -> str:
     text = " ".join(str(exception).split())
     return text or type(exception).__name__
@@ -244,6 +283,7 @@ def run_dbt(
     previous = os.environ.get("TRUFFLE_DUCKDB_PATH")
     if settings.target_name == "duckdb":
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        wait_for_warehouse(settings.warehouse_path)
     os.environ["TRUFFLE_DUCKDB_PATH"] = str(settings.warehouse_path)
     deletions: list[dict[str, object]] = []
     callbacks = [*_kill_point_callbacks(), _deletion_collector(deletions)]

@@ -138,3 +138,30 @@ def test_nightly_and_backfill_twice_change_nothing_the_second_time(
         )
         assert result.returncode == 0, result.stdout[-3000:]
         assert warehouse.checksums() == clean_build.checksums()
+
+
+def test_a_build_waits_while_another_process_reads_the_warehouse(tmp_path: Path) -> None:
+    """A `truffle query` (another process) holding the warehouse read-only makes a build that
+    starts then wait for it, not fail on DuckDB's file lock; past the wait it is one line."""
+    import time
+
+    import duckdb
+
+    from orchestrate.dbt import DbtUsageError, wait_for_warehouse
+
+    path = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(path)).close()
+    hold = (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=True); "
+        "print('held', flush=True); time.sleep(float(sys.argv[2]))"
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", hold, str(path), "2"], stdout=subprocess.PIPE, text=True
+    )
+    assert reader.stdout is not None and reader.stdout.readline().strip() == "held"
+    with pytest.raises(DbtUsageError, match="still in use by another process"):
+        wait_for_warehouse(path, seconds=0.5)
+    started = time.monotonic()
+    wait_for_warehouse(path, seconds=30)
+    assert reader.wait(timeout=10) == 0
+    assert time.monotonic() - started > 0.5  # it waited for the reader to finish
