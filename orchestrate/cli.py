@@ -454,16 +454,39 @@ def cost(
     max_mb: CostMax = None,
     timeout: QueryTimeoutOption = DEFAULT_TIMEOUT_SECONDS,
     memory_limit: MemoryLimit = None,
+    nightly: Annotated[
+        bool,
+        typer.Option(
+            "--nightly",
+            help="List every model and data test of the next nightly with the partitioned "
+            "tables it reads, the days it reads of each and its bytes; flag reads outside "
+            "the window ±1 day.",
+        ),
+    ] = False,
+    run_date: RunDate = None,
+    json_output: JsonOutput = False,
 ) -> None:
     """What each selected model and analysis (and --sql file) would read, sorted, marked
     ok / warn / fail.
 
     DuckDB: measured by DuckDB's profiler running the query read-only. BigQuery: a dry-run
-    job. Exit 1 if any is over the fail threshold."""
+    job. Exit 1 if any is over the fail threshold. With --nightly: the next nightly's
+    statements and the days each reads (exit 0; the flags are information)."""
     from orchestrate.build import check_costs, print_costs
     from orchestrate.queries import analysis_parameters_for_cost, measure_sql_files
 
+    day = _parse_date(run_date)
+
     def action() -> int:
+        if nightly:
+            from orchestrate.audit import nightly_audit, print_audit
+
+            audit = nightly_audit(state.settings, day)
+            if json_output:
+                print(json.dumps(audit, indent=2))
+            else:
+                print_audit(audit)
+            return 0
         thresholds = _thresholds(warn_mb, max_mb)
         lines = []
         if select or not sql:

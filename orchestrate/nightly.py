@@ -159,6 +159,23 @@ def summarize(outcome: BuildOutcome) -> dict[str, object]:
     }
 
 
+def plan(
+    settings: Settings, run_date: dt.date | None = None, *, catch_up: bool = True
+) -> tuple[dt.date, dt.date | None, dict[str, object]]:
+    """What the next nightly processes: its run date, the first day of a catch-up (None for
+    the usual window) and the variables that name a catch-up range."""
+    require_export(settings)
+    run_date = resolve_run_date(settings, run_date)
+    first = catch_up_start(settings, run_date) if catch_up else None
+    range_vars: dict[str, object] = {}
+    if first is not None:
+        range_vars = {
+            "ga4_backfill_start_date": first.isoformat(),
+            "ga4_backfill_end_date": run_date.isoformat(),
+        }
+    return run_date, first, range_vars
+
+
 def nightly(
     settings: Settings,
     thresholds: Thresholds,
@@ -177,9 +194,7 @@ def nightly(
     successful run in one build. A failed freshness check still builds, but with the
     destructive steps (retention, erasure) off."""
     started = dt.datetime.now(dt.UTC)
-    require_export(settings)
-    run_date = resolve_run_date(settings, run_date)
-    first = catch_up_start(settings, run_date) if catch_up else None
+    run_date, first, range_vars = plan(settings, run_date, catch_up=catch_up)
     summary_path = summary_path or settings.project_dir / "target" / "nightly_summary.json"
     summary: dict[str, object] = {
         "command": "nightly",
@@ -199,12 +214,6 @@ def nightly(
         console.print("Freshness failed: retention and erasure are skipped in this run.")
     if first is not None:
         console.print(f"Catching up: re-processing {first} to {run_date} (missed nightlies).")
-    range_vars: dict[str, object] = {}
-    if first is not None:
-        range_vars = {
-            "ga4_backfill_start_date": first.isoformat(),
-            "ga4_backfill_end_date": run_date.isoformat(),
-        }
     exit_code = 0
     try:
         outcome = build(

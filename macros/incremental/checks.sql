@@ -52,7 +52,8 @@
 
 {#- The predicates a generic data test adds when it reads `relation`: its own `where` config,
     then the window of an incremental model (on window checks; a test's
-    `meta.window_days_before` widens it, for a test comparing a day with the days before). -#}
+    `meta.window_days_before_var` names the variable holding how many days before the window
+    it reads too, for a test comparing a day with the days before it). -#}
 {% macro truffle_test_predicates(relation) -%}
     {%- set predicates = [] -%}
     {%- if config.get('where') -%}
@@ -60,7 +61,8 @@
     {%- endif -%}
     {%- set node = truffle_model_node(relation) -%}
     {%- set column = (node.config.get('meta') or {}).get('window_column') if node and node.config.get('materialized') == 'incremental' else none -%}
-    {%- set days_before = (config.get('meta') or {}).get('window_days_before', 0) | int -%}
+    {%- set days_var = (config.get('meta') or {}).get('window_days_before_var') -%}
+    {%- set days_before = (var(days_var, 0) if days_var else 0) | int -%}
     {%- set window = truffle_check_window_predicate(column, days_before) if column else none -%}
     {%- if window -%}
         {%- do predicates.append(window) -%}
