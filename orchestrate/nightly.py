@@ -69,11 +69,15 @@ def catch_up_start(settings: Settings, run_date: dt.date) -> dt.date | None:
     The last run got to the newest event day the warehouse holds (L). When L is older than
     the day before the usual window, days were missed: the run re-processes from
     L - lookback + 1 (GA4 may have rewritten those days since they were last read) to the run
-    date, in one build."""
+    date, in one build. An export with nothing newer than L (a stale export) has nothing to
+    catch up on."""
     loaded = newest_loaded_day(settings)
     lookback = lookback_days(settings)
     if loaded is None or loaded >= run_date - dt.timedelta(days=lookback + 1):
         return None
+    newest = newest_export_day(settings)
+    if newest is None or newest <= loaded:
+        return None  # nothing new has landed since: there is nothing to catch up on
     return loaded - dt.timedelta(days=max(lookback - 1, 0))
 
 
