@@ -3,18 +3,24 @@
 `--offline` on the bigquery target renders the BigQuery SQL of every model in its
 full-refresh and incremental forms and of every analysis with no credentials and no network
 (orchestrate.bigquery.render), writes one file per statement, and runs Google's GoogleSQL
-analyzer over all of them (orchestrate.bigquery.analyzer). Otherwise it is `dbt compile` on
-the target's profile.
+analyzer over all of them (orchestrate.bigquery.analyzer). Then it captures every statement a
+full build and a nightly send (orchestrate.bigquery.capture: materializations, MERGEs with
+their partition lists, hooks, data tests, unit tests) and analyzes those too. Otherwise it is
+`dbt compile` on the target's profile.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrate.console import CliError, console
 from orchestrate.dbt import run_dbt
 from orchestrate.settings import Settings
+
+if TYPE_CHECKING:
+    from orchestrate.bigquery.catalog import BigQueryCatalog
 
 
 @dataclass
@@ -24,6 +30,7 @@ class OfflineRender:
     counts: dict[str, int]  # full models, incremental models, analyses
     analysis_summary: str | None
     failure_report: str | None
+    build_summary: str | None = None  # the statements a full build and a nightly send
 
 
 def render_offline(settings: Settings, out_dir: Path, *, analyze: bool = True) -> OfflineRender:
@@ -69,7 +76,48 @@ def render_offline(settings: Settings, out_dir: Path, *, analyze: bool = True) -
         )
         summary = report.summary()
         failures = report.failure_report() if report.error_count else None
+        if not failures:
+            # the builds' answers come from the resolved schemas: only once they are sound
+            build_summary, build_failures = _prove_builds(
+                settings, out_dir, report.catalog, variables
+            )
+            failures = build_failures
+            return OfflineRender(out_dir, files, counts, summary, failures, build_summary)
     return OfflineRender(out_dir, files, counts, summary, failures)
+
+
+def _prove_builds(
+    settings: Settings, out_dir: Path, catalog: BigQueryCatalog, variables: dict[str, object]
+) -> tuple[str, str | None]:
+    """Capture and analyze what a full build and a nightly send; (summary, failure report)."""
+    from orchestrate.bigquery.capture import prove_builds, write_capture
+    from orchestrate.bigquery.render import (
+        DEFAULT_DATASET,
+        DEFAULT_PROJECT,
+        RenderError,
+        load_manifest,
+    )
+
+    try:
+        report = prove_builds(
+            settings.project_dir,
+            out_dir / "dbt" / "builds",
+            catalog,
+            load_manifest(out_dir / "dbt"),
+            variables,
+            project=DEFAULT_PROJECT,
+            dataset=DEFAULT_DATASET,
+        )
+    except RenderError as error:
+        raise CliError(f"the BigQuery build capture failed: {error}", exit_code=1) from None
+    write_capture(report, out_dir / "builds")
+    errors = report.errors
+    failures = None
+    if errors:
+        lines = [f"statements a build sends: {len(errors)} errors:"]
+        lines += [f"  - {error}" for error in errors]
+        failures = "\n".join(lines)
+    return report.summary(), failures
 
 
 def compile_command(
@@ -94,6 +142,10 @@ def compile_command(
         )
         if result.analysis_summary is not None:
             console.print(f"GoogleSQL analyzer: {result.analysis_summary}")
+        if result.build_summary is not None:
+            console.print(
+                f"statements a build sends (into {out / 'builds'}): {result.build_summary}"
+            )
         if result.failure_report:
             raise CliError(result.failure_report, exit_code=1)
         return 0

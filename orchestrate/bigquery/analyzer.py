@@ -189,8 +189,11 @@ def analyze_sql(
 
 
 # AnalyzeResponse.resolved_statement (1) -> AnyResolvedStatementProto.resolved_query_stmt_node
-# (38) -> ResolvedQueryStmtProto.output_column_list (2) -> ResolvedOutputColumnProto
-_OUTPUT_COLUMNS_PATH = (1, 38, 2)
+# (38) -> ResolvedQueryStmtProto.output_column_list (2) -> ResolvedOutputColumnProto; for a
+# CREATE TABLE ... AS SELECT: resolved_create_statement_node (39) ->
+# resolved_create_table_stmt_base_node (106) -> resolved_create_table_as_select_stmt_node (40)
+# -> output_column_list (2)
+_OUTPUT_COLUMNS_PATHS = ((1, 38, 2), (1, 39, 106, 40, 2))
 
 
 def _varint(data: bytes, position: int) -> tuple[int, int]:
@@ -234,9 +237,12 @@ def _output_columns(response: bytes) -> list[tuple[str, str]]:
         ResolvedOutputColumnProto,
     )
 
-    messages = [response]
-    for number in _OUTPUT_COLUMNS_PATH:
-        messages = [value for message in messages for value in _fields(message, number)]
+    messages: list[bytes] = []
+    for path in _OUTPUT_COLUMNS_PATHS:
+        found = [response]
+        for number in path:
+            found = [value for message in found for value in _fields(message, number)]
+        messages += found
     columns = [ResolvedOutputColumnProto.FromString(message) for message in messages]
     return [(column.name, type_text(column.column.type)) for column in columns]
 
@@ -263,6 +269,8 @@ class AnalysisReport:
     """Every statement's analysis, in the order analyzed."""
 
     results: list[StatementAnalysis] = field(default_factory=list)
+    # the export, the seeds and every model's schema, as the analysis resolved them
+    catalog: BigQueryCatalog = field(default_factory=BigQueryCatalog)
 
     @property
     def failures(self) -> list[StatementAnalysis]:
@@ -321,7 +329,7 @@ def analyze_statements(
     columns, seeds, sources and analysis parameters)."""
     catalog = base_catalog(manifest, project_dir, newer_columns=newer_columns)
     nodes = manifest["nodes"]
-    report = AnalysisReport()
+    report = AnalysisReport(catalog=catalog)
     full_schemas: dict[str, list[tuple[str, str]]] = {}
 
     def rank(item: RenderedStatement) -> int:

@@ -347,10 +347,16 @@ class BigQueryCatalog:
     """Tables by path; `build()` makes the ZetaSQL catalog (nested project/dataset catalogs)."""
 
     tables: dict[tuple[str, ...], TableSchema] = field(default_factory=dict)
+    # the last build() (its options object and result): every statement of an analysis
+    # resolves against the same catalog until a table is added
+    _built: tuple[Any, SimpleCatalogProto] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def add(self, relation: str | Sequence[str], schema: TableSchema) -> None:
         path = relation_path(relation) if isinstance(relation, str) else tuple(relation)
         self.tables[tuple(part.lower() for part in path)] = schema
+        self._built = None
 
     def get(self, relation: str | Sequence[str]) -> TableSchema | None:
         path = relation_path(relation) if isinstance(relation, str) else tuple(relation)
@@ -358,6 +364,8 @@ class BigQueryCatalog:
 
     def build(self, builtin_options: Any = None) -> SimpleCatalogProto:
         """The SimpleCatalogProto; `builtin_options` a ZetaSQLBuiltinFunctionOptionsProto."""
+        if self._built is not None and self._built[0] is builtin_options:
+            return self._built[1]
         root = SimpleCatalogProto(name="bigquery")
         if builtin_options is not None:
             root.builtin_function_options.CopyFrom(builtin_options)
@@ -371,6 +379,7 @@ class BigQueryCatalog:
             _fill_table(children[path[:-1]].table.add(), path[-1], schema)
             if len(path) > 1:
                 _fill_table(root.table.add(), ".".join(path), schema)
+        self._built = (builtin_options, root)
         return root
 
 
@@ -380,6 +389,25 @@ def _fill_table(table: SimpleTableProto, name: str, schema: TableSchema) -> None
         table.column.add(name=column, is_writable_column=True).type.CopyFrom(kind)
     for column, kind in schema.pseudo_columns.items():
         table.column.add(name=column, is_pseudo_column=True).type.CopyFrom(kind)
+
+
+# A dataset's INFORMATION_SCHEMA.TABLES view (the columns a query reads to list the export's
+# daily tables: the newest export day), as BigQuery documents it.
+INFORMATION_SCHEMA_TABLES_COLUMNS: dict[str, str] = {
+    "table_catalog": "STRING",
+    "table_schema": "STRING",
+    "table_name": "STRING",
+    "table_type": "STRING",
+    "is_insertable_into": "STRING",
+    "is_typed": "STRING",
+    "creation_time": "TIMESTAMP",
+    "base_table_catalog": "STRING",
+    "base_table_schema": "STRING",
+    "base_table_name": "STRING",
+    "snapshot_time_ms": "TIMESTAMP",
+    "ddl": "STRING",
+    "default_collation_name": "STRING",
+}
 
 
 def ga4_export_schema(*, newer_columns: bool = True) -> TableSchema:
@@ -438,10 +466,16 @@ def source_relations(manifest: Mapping[str, Any]) -> dict[str, str]:
 def base_catalog(
     manifest: Mapping[str, Any], project_dir: Path, *, newer_columns: bool = True
 ) -> BigQueryCatalog:
-    """The export (every source of the project is the GA4 export's `events_*`) and the seeds."""
+    """The export (every source of the project is the GA4 export's `events_*`, and its
+    dataset's INFORMATION_SCHEMA.TABLES) and the seeds."""
     catalog = BigQueryCatalog()
     for relation in source_relations(manifest).values():
         catalog.add(relation, ga4_export_schema(newer_columns=newer_columns))
+        dataset = relation_path(relation)[:-1]
+        catalog.add(
+            (*dataset, "INFORMATION_SCHEMA", "TABLES"),
+            TableSchema.from_type_texts(INFORMATION_SCHEMA_TABLES_COLUMNS),
+        )
     for node in manifest["nodes"].values():
         if node["resource_type"] == "seed" and node.get("relation_name"):
             catalog.add(node["relation_name"], seed_schema(project_dir, node))

@@ -15,7 +15,14 @@ import pytest
 
 from orchestrate.bigquery import emulator as bq_emulator
 from orchestrate.bigquery.analyzer import AnalysisReport, analyze_statements
-from orchestrate.bigquery.render import RenderedStatement, load_manifest, render_bigquery
+from orchestrate.bigquery.capture import CaptureReport, prove_builds
+from orchestrate.bigquery.render import (
+    DEFAULT_DATASET,
+    DEFAULT_PROJECT,
+    RenderedStatement,
+    load_manifest,
+    render_bigquery,
+)
 from orchestrate.dbt import DbtRun, run_dbt
 from orchestrate.settings import Settings
 from tests.orchestrate.conftest import REAL_SAMPLE, REPO
@@ -57,6 +64,25 @@ def bigquery_render(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 @pytest.fixture(scope="session")
 def bigquery_analysis(bigquery_render: Rendered) -> AnalysisReport:
     return analyze_statements(bigquery_render.statements, bigquery_render.manifest, REPO)
+
+
+@pytest.fixture(scope="session")
+def bigquery_builds(
+    bigquery_render: Rendered,
+    bigquery_analysis: AnalysisReport,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> CaptureReport:
+    """Every statement a full build and a nightly (run date 2020-11-02) send, captured
+    offline and analyzed."""
+    return prove_builds(
+        REPO,
+        tmp_path_factory.mktemp("bigquery_builds"),
+        bigquery_analysis.catalog,
+        bigquery_render.manifest,
+        RENDER_VARIABLES,
+        project=DEFAULT_PROJECT,
+        dataset=DEFAULT_DATASET,
+    )
 
 
 # ------------------------------------------------------------------ emulator ----

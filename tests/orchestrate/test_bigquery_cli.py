@@ -55,6 +55,12 @@ def test_compile_offline_renders_and_analyzes_every_model_and_analysis(tmp_path:
     assert f"{statements} statements analyzed, 0 errors" in result.output
     staging = (tmp_path / "sql" / "incremental" / "stg_ga4__events.sql").read_text()
     assert "_table_suffix between" in staging and "dummy" not in staging
+    # then every statement a full build and a nightly send, counted by kind, written per run
+    (builds,) = [line for line in result.output.splitlines() if "a build sends" in line]
+    assert "full build" in builds and "merge" in builds and builds.endswith("; 0 errors")
+    nightly = (tmp_path / "sql" / "builds" / "nightly.sql").read_text()
+    assert "-- [1] " in nightly and "merge into" in nightly
+    assert (tmp_path / "sql" / "builds" / "full.sql").is_file()
 
 
 def test_compile_offline_fails_with_the_model_and_the_analyzers_message(tmp_path: Path) -> None:

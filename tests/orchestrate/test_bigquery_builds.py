@@ -1,0 +1,169 @@
+"""BigQuery, every statement a build sends proven offline: `dbt build` runs for a full refresh
+and for a nightly (run date 2020-11-02) with the BigQuery client replaced by a recorder
+(orchestrate.bigquery.capture), and GoogleSQL's analyzer resolves each statement recorded:
+the materializations (temp tables, the insert_overwrite MERGE with its partition list, the
+session models' keyed MERGE), the hooks' DML, the data tests and the unit tests. Deliberate
+breaks in a hook and in the partition list fail it, naming the model. Never skipped."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrate.bigquery.capture import prove_builds
+from orchestrate.bigquery.render import DEFAULT_DATASET, DEFAULT_PROJECT
+from tests.orchestrate.bigquery_fixtures import RENDER_VARIABLES
+from tests.orchestrate.conftest import REPO
+
+if TYPE_CHECKING:
+    from orchestrate.bigquery.analyzer import AnalysisReport
+    from orchestrate.bigquery.capture import Capture, CaptureReport
+    from tests.orchestrate.bigquery_fixtures import Rendered
+
+pytest_plugins = ("tests.orchestrate.bigquery_fixtures",)
+
+
+def _models(rendered: Rendered, materialized: str | None = None) -> set[str]:
+    return {
+        unique_id
+        for unique_id, node in rendered.manifest["nodes"].items()
+        if node["resource_type"] == "model"
+        and (materialized is None or node["config"]["materialized"] == materialized)
+    }
+
+
+def _run(report: CaptureReport, run: str) -> Capture:
+    return next(capture for capture in report.captures if capture.run == run)
+
+
+def _verb(sql: str) -> str:
+    return re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.S).split()[0].lower()
+
+
+def test_every_statement_of_a_build_and_a_nightly_is_proven(
+    bigquery_builds: CaptureReport, bigquery_render: Rendered
+) -> None:
+    print(bigquery_builds.summary())
+    assert bigquery_builds.errors == []
+    assert all(result.error is None for result in bigquery_builds.results)
+    models = _models(bigquery_render)
+    incremental = _models(bigquery_render, "incremental")
+    tests = {
+        uid for uid, n in bigquery_render.manifest["nodes"].items() if n["resource_type"] == "test"
+    }
+    unit_tests = set(bigquery_render.manifest.get("unit_tests", {}))
+    assert len(incremental) == 8 and unit_tests
+    for run in ("full", "nightly"):
+        capture = _run(bigquery_builds, run)
+        sent = {(s.kind, s.unique_id) for s in capture.statements}
+        # every data test and unit test ran, and each model was built
+        assert {uid for kind, uid in sent if kind == "test"} == tests, run
+        assert {uid for kind, uid in sent if kind == "unit test"} == unit_tests, run
+        built = {uid for kind, uid in sent if kind in ("model", "merge")}
+        assert built == models, run
+    full, nightly = _run(bigquery_builds, "full"), _run(bigquery_builds, "nightly")
+    assert not any(s.kind == "merge" for s in full.statements)
+    # a nightly merges every incremental model, creates only the others
+    assert {s.unique_id for s in nightly.statements if s.kind == "merge"} == incremental
+    assert {s.unique_id for s in nightly.statements if s.kind == "model"} == models - incremental
+    # the insert_overwrite MERGE replaces the window's partitions, listed
+    (events_merge,) = [
+        s.sql
+        for s in nightly.statements
+        if s.kind == "merge" and s.unique_id == "model.random_truffle.events.v1"
+    ]
+    assert re.search(
+        r"date\(dbt_internal_dest\.event_date\) in \(\s*date\('2020-11-02'\), "
+        r"date\('2020-11-01'\), date\('2020-10-31'\), date\('2020-10-30'\)\s*\)",
+        events_merge,
+    ), events_merge
+    # every hook of a nightly sends its DML (the guards' counts answered, deletes allowed):
+    # the re-stitch UPDATE, the vanished-session, erasure and retention DELETEs
+    hooks = [
+        (s.unique_id.split(".")[2], _verb(s.sql)) for s in nightly.statements if s.kind == "hook"
+    ]
+    assert {verb for _, verb in hooks} == {"update", "delete"}
+    for model in ("events", "conversions", "sessions", "int_sessions_aggregated"):
+        assert (model, "update") in hooks, model
+    assert hooks.count(("events", "delete")) == 2  # erasure, retention
+    assert hooks.count(("sessions", "delete")) == 3  # vanished sessions, erasure, retention
+    assert hooks.count(("int_erased_identities", "delete")) == 2  # staging, device logins
+    assert {s.kind for s in nightly.statements} >= {"temp table", "drop", "lookup", "seed"}
+
+
+def _project_copy(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    shutil.copytree(
+        REPO,
+        project,
+        ignore=shutil.ignore_patterns(".*", "target", "logs", "warehouse", "data", "bench", "docs"),
+    )
+    return project
+
+
+def _break(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+
+
+def _nightly_of_events(
+    project: Path, tmp_path: Path, rendered: Rendered, analysis: AnalysisReport
+) -> CaptureReport:
+    return prove_builds(
+        project,
+        tmp_path / "builds",
+        analysis.catalog,
+        rendered.manifest,
+        RENDER_VARIABLES,
+        runs=("nightly",),
+        select=("events,resource_type:model",),
+        project=DEFAULT_PROJECT,
+        dataset=DEFAULT_DATASET,
+    )
+
+
+def test_a_broken_hook_fails_the_proof_naming_the_model(
+    tmp_path: Path, bigquery_render: Rendered, bigquery_analysis: AnalysisReport
+) -> None:
+    """The re-stitch UPDATE (a post-hook, never in a compiled model) with a misspelled column."""
+    project = _project_copy(tmp_path)
+    _break(
+        project / "macros" / "ga4" / "identity.sql",
+        "and target.user_pseudo_id is not null",
+        "and target.user_pseudo_idx is not null",
+    )
+    report = _nightly_of_events(project, tmp_path, bigquery_render, bigquery_analysis)
+    failing = [r for r in report.results if r.error]
+    assert [(r.statement.kind, r.statement.unique_id) for r in failing] == [
+        ("hook", "model.random_truffle.events.v1")
+    ]
+    assert "user_pseudo_idx" in report.errors[0]
+    assert "hook of model.random_truffle.events.v1" in report.errors[0]
+
+
+def test_a_broken_partition_list_fails_the_proof_naming_the_model(
+    tmp_path: Path, bigquery_render: Rendered, bigquery_analysis: AnalysisReport
+) -> None:
+    """ga4_bigquery_partitions emitting unquoted dates (`date(2020-11-02)`: integer
+    arithmetic) breaks only the MERGE dbt generates when it runs."""
+    project = _project_copy(tmp_path)
+    macro = project / "macros" / "incremental" / "strategy.sql"
+    lines = macro.read_text().splitlines(keepends=True)
+    (number,) = [i for i, line in enumerate(lines) if "var('ga4_run_date')) - modules" in line]
+    broken = lines[number].replace('"date(\'"', '"date("').replace('"\')"', '")"')
+    assert broken != lines[number]
+    lines[number] = broken
+    macro.write_text("".join(lines))
+    report = _nightly_of_events(project, tmp_path, bigquery_render, bigquery_analysis)
+    failing = [r for r in report.results if r.error]
+    assert [(r.statement.kind, r.statement.unique_id) for r in failing] == [
+        ("merge", "model.random_truffle.events.v1")
+    ]
+    assert "date(2020-11-02)" in failing[0].statement.sql
+    assert (
+        "DATE" in report.errors[0]
+        and "merge of model.random_truffle.events.v1" in (report.errors[0])
+    )
