@@ -246,8 +246,22 @@ def _path(reference: Any) -> tuple[str, ...]:
 
 
 def _base_table(path: tuple[str, ...]) -> tuple[str, ...]:
-    """A temp relation (`x__dbt_tmp`) has its model's columns."""
-    return (*path[:-1], path[-1].removesuffix("__dbt_tmp"))
+    """The model a temp relation (`x__dbt_tmp<timestamp>`) is built for."""
+    return (*path[:-1], re.sub(r"__dbt_tmp\d*$", "", path[-1]))
+
+
+def _created_schema(
+    catalog: BigQueryCatalog, path: tuple[str, ...], columns: Sequence[tuple[str, str]]
+) -> TableSchema | None:
+    """The columns of a table a statement created, for the statements after it: those its
+    query resolved to (a temp table has what the incremental SELECT produces, so a MERGE
+    reading it is checked against that), else its model's. None for a model's own table
+    (the catalog has its schema)."""
+    if catalog.get(path) is not None:
+        return None
+    if columns:
+        return TableSchema.from_type_texts(dict(columns))
+    return catalog.get(_base_table(path))
 
 
 class OfflineClient:
@@ -286,22 +300,24 @@ class OfflineClient:
         return _Job(_Rows(lambda: self._answer(query, resource_type)))
 
     def _track(self, sql: str) -> None:
-        """Tables the statement creates exist from now on (with their model's columns, or
-        the columns its query resolves to); dropped ones no longer do."""
+        """Tables the statement creates exist from now on (see _created_schema); dropped
+        ones no longer do."""
         text = _strip_comments(sql).strip()
         if created := _CREATED.match(text):
             path = tuple(part.lower() for part in relation_path(created.group(1)))
             self.existing[path] = (
                 "VIEW" if re.search(r"\bview\b", text[: created.end()], re.I) else "TABLE"
             )
-            if self.catalog.get(_base_table(path)) is None:
+            if self.catalog.get(path) is None:
                 from orchestrate.bigquery.analyzer import AnalyzerError, analyze_sql
 
                 try:
                     columns = analyze_sql(text, self.catalog)
                 except AnalyzerError:
                     columns = []
-                self.created[path] = TableSchema.from_type_texts(dict(columns))
+                schema = _created_schema(self.catalog, path, columns)
+                if schema is not None:
+                    self.created[path] = schema
         elif dropped := _DROPPED.match(text):
             self.existing.pop(tuple(part.lower() for part in relation_path(dropped.group(1))), None)
 
@@ -537,11 +553,9 @@ def analyze_capture(captures: Sequence[Capture], catalog: BigQueryCatalog) -> Ca
             created = _CREATED.match(_strip_comments(statement.sql).strip())
             if created:
                 path = tuple(p.lower() for p in relation_path(created.group(1)))
-                if local.get(path) is None:
-                    base = local.get(_base_table(path))
-                    schema = base or TableSchema.from_type_texts(dict(columns))
-                    if schema.columns:
-                        local.add(path, schema)
+                schema = _created_schema(local, path, columns)
+                if schema is not None and schema.columns:
+                    local.add(path, schema)
             results.append(CapturedAnalysis(statement, error))
     return CaptureReport(list(captures), results)
 
@@ -572,14 +586,15 @@ def prove_builds(
     dataset: str,
     quiet: bool = True,
 ) -> CaptureReport:
-    """Capture what a full build and a nightly send (each into `target_path/<run>/`), then
-    analyze every statement. `catalog` is the analyzed render's (seeds and models resolved),
-    `manifest` the full-form render's; `select` narrows the builds (dbt node selection)."""
+    """Capture what a full build and a nightly send (one after the other into `target_path`:
+    the same variables, so the second reuses the first's parse), then analyze every
+    statement. `catalog` is the analyzed render's (seeds and models resolved), `manifest`
+    the full-form render's; `select` narrows the builds (dbt node selection)."""
     relations = build_relations(manifest)
     captures = [
         capture_build(
             project_dir,
-            Path(target_path) / run,
+            Path(target_path),
             catalog,
             variables,
             run=run,
