@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
@@ -19,7 +20,23 @@ import yaml
 from orchestrate.dbt import DbtUsageError
 from orchestrate.settings import Settings
 
-SHARD = re.compile(r"^events_(?:intraday_)?(\d{8})\.(?:parquet|json|ndjson|jsonl)$")
+# A GA4 export file: GA4's table name exactly (events_YYYYMMDD, events_intraday_YYYYMMDD), then
+# an extension in any case (whatever the export tool wrote). The same names as the models read
+# (macros/ga4/export_rows.sql, ga4_export_file_pattern).
+SHARD = re.compile(r"^events_(?:intraday_)?([0-9]{8})\.(?i:parquet|json|ndjson|jsonl)$")
+SHARD_NAMES = "events_YYYYMMDD or events_intraday_YYYYMMDD with .parquet, .json, .ndjson or .jsonl"
+
+
+def export_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The folder's GA4 export files, and its other files (not read: each is reported)."""
+    if not folder.is_dir():
+        return [], []
+    read, unread = [], []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        (read if SHARD.match(path.name) else unread).append(path)
+    return read, unread
 
 
 def project_var(settings: Settings, name: str, default: object = None) -> object:
@@ -67,6 +84,9 @@ def resolve_run_date(settings: Settings, given: dt.date | None = None) -> dt.dat
 
 def newest_export_day(settings: Settings) -> dt.date | None:
     """The newest daily or intraday shard of the export."""
+    # a shard dated after the property's today holds only quarantined rows: it says nothing
+    # about how fresh the export is
+    today = property_today(settings).strftime("%Y%m%d")
     if settings.target_name == "bigquery":
         from orchestrate.engines import engine_for
 
@@ -76,7 +96,8 @@ def newest_export_day(settings: Settings) -> dt.date | None:
         result = engine_for(settings).run(
             "select max(regexp_extract(table_name, r'([0-9]{8})$')) from "
             f"{prefix}.INFORMATION_SCHEMA.TABLES "
-            r"where regexp_contains(table_name, r'^events_(intraday_)?[0-9]{8}$')",
+            r"where regexp_contains(table_name, r'^events_(intraday_)?[0-9]{8}$') "
+            f"and regexp_extract(table_name, r'([0-9]{{8}})$') <= '{today}'",
             {},
             [],
             timeout_seconds=60,
@@ -85,9 +106,9 @@ def newest_export_day(settings: Settings) -> dt.date | None:
         newest = result.rows[0][0] if result.rows else None
         return dt.datetime.strptime(newest, "%Y%m%d").date() if newest else None
     days = [
-        match.group(1)
-        for path in settings.export_path.glob("events_*")
-        if (match := SHARD.match(path.name))
+        day
+        for path in export_files(settings.export_path)[0]
+        if (day := SHARD.match(path.name).group(1)) <= today  # type: ignore[union-attr]
     ]
     return dt.datetime.strptime(max(days), "%Y%m%d").date() if days else None
 

@@ -18,12 +18,17 @@
     {{ return(adapter.dispatch('timestamp_from_micros', 'random_truffle')(expression)) }}
 {%- endmacro %}
 
+{#- Null when out of range (years 1 to 9999, BigQuery's TIMESTAMP range), never an error:
+    one hostile value must not fail the build (the row is quarantined). -#}
 {% macro default__timestamp_from_micros(expression) -%}
-    make_timestamp({{ expression }})
+    case
+        when {{ expression }} between -62135596800000000 and 253402300799999999
+            then make_timestamp({{ expression }})
+    end
 {%- endmacro %}
 
 {% macro bigquery__timestamp_from_micros(expression) -%}
-    timestamp_micros({{ expression }})
+    safe.timestamp_micros({{ expression }})
 {%- endmacro %}
 
 

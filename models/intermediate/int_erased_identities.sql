@@ -3,7 +3,10 @@
         materialized='incremental',
         unique_key='erased_identity',
         incremental_strategy=truffle_upsert_strategy(),
-        post_hook=["{{ ga4_erase_identities_from(ref('stg_ga4__events'), 'event_date', this) }}"],
+        post_hook=[
+            "{{ ga4_erase_identities_from(ref('stg_ga4__events'), 'event_date', this, by_day=['source_table_suffix', 'raw_row_count']) }}",
+            "{{ ga4_erase_raw_text_from(ref('stg_ga4__events'), 'event_date', this) }}",
+        ],
     )
 }}
 
