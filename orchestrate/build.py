@@ -20,6 +20,8 @@ from orchestrate.run_dates import (
     newest_loaded_day,
     pinned_vars,
     resolve_run_date,
+    unreadable_parquet,
+    validate_vars,
 )
 from orchestrate.settings import Settings
 
@@ -37,6 +39,12 @@ def require_export(settings: Settings, *, report_unread: bool = True) -> list[st
         for path in unread:
             error_console.print(
                 f"not read: {plain(path.name)} (not a GA4 export file: {SHARD_NAMES})"
+            )
+    for path in read:
+        if reason := unreadable_parquet(path):
+            raise DbtUsageError(
+                f"export file {path} cannot be read: {reason}. Export the day again, or move "
+                "the file out of the export folder"
             )
     if not read:
         raise DbtUsageError(
@@ -130,6 +138,8 @@ def build(
     """Cost check (unless no thresholds), then `dbt build` on the selection, with the run's
     dates resolved once and pinned (run_dates.pinned_vars). Data tests check the window on
     incremental runs, the whole history on a full refresh or with `full_checks`."""
+    check_project(settings)
+    validate_vars(settings)
     unread = require_export(settings)
     run_date = resolve_run_date(settings, run_date)
     variables = pinned_vars(

@@ -22,6 +22,7 @@ from orchestrate.run_dates import (
     newest_loaded_day,
     project_var,
     resolve_run_date,
+    validate_vars,
 )
 from orchestrate.settings import Settings
 
@@ -171,6 +172,7 @@ def plan(
 ) -> tuple[dt.date, dt.date | None, dict[str, object]]:
     """What the next nightly processes: its run date, the first day of a catch-up (None for
     the usual window) and the variables that name a catch-up range."""
+    validate_vars(settings)
     require_export(settings, report_unread=False)  # the build names them
     run_date = resolve_run_date(settings, run_date)
     first = catch_up_start(settings, run_date) if catch_up else None
@@ -277,6 +279,7 @@ def backfill(
         raise CliError(f"--start {start} is after --end {end}")
     if (end - start).days > 3660:
         raise CliError("a backfill covers at most 10 years; split it")
+    validate_vars(settings)
     require_export(settings, report_unread=False)  # the build names them
     run_date = resolve_run_date(settings)
     if end > run_date:
