@@ -10,8 +10,9 @@ exports are. Each damage is counted in the returned ground truth.
 - an unknown extra column; a day without the newer columns next to days that have them;
 - an empty day file;
 - impossible values: an event_timestamp of 2^63-1; NaN, +inf, -inf, -5 and 1e300 in the
-  `value` param; a negative ecommerce tax; a row dated 2099 in a normal day and a whole
-  file dated 2099-12-31; a row dated 1970 (removed by retention, and counted);
+  `value` param; a negative ecommerce tax; a row dated 2099 and one dated 1970 in a normal
+  day, and a whole file dated 2099-12-31;
+- a day years old (past its retention: removed, and counted);
 - NDJSON lines that are valid JSON but not objects (two of them identical), and a broken
   line carrying a user's id (that user is in the erasure requests: the text is cleared);
 - a day file with an upper-case extension (events_YYYYMMDD.PARQUET: read) and files that
@@ -181,6 +182,29 @@ def write_hostile_export(out_dir: Path, config: GeneratorConfig = HOSTILE_CONFIG
             "order by rn) to ? (format parquet)",
             [str(damaged) + ".tmp"],
         )
+        # a day past its retention (user activity: 2 years), timestamps on that day, its
+        # own devices (so its own sessions)
+        old_day = dt.date(2020, 1, 5)
+        shift = (_day(config, 2) - old_day).days * 86_400_000_000
+        old_rows = [
+            row[0]
+            for row in connection.execute(
+                "select rn from day where event_name in ('session_start', 'user_engagement') "
+                "and user_pseudo_id is not null order by rn limit 2"
+            ).fetchall()
+        ]
+        connection.execute(
+            "copy (select * exclude (rn) replace (? as event_date, event_timestamp - "
+            "cast(? as bigint) as event_timestamp, user_pseudo_id || '-2020' as "
+            "user_pseudo_id) from day where rn in (select unnest(?))) "
+            "to ? (format parquet)",
+            [
+                f"{old_day:%Y%m%d}",
+                shift,
+                old_rows,
+                str(out_dir / f"events_{old_day:%Y%m%d}.parquet"),
+            ],
+        )
         future_file = out_dir / "events_20991231.parquet"
         connection.execute(
             "copy (select * exclude (rn) replace ('20991231' as event_date) from day "
@@ -206,7 +230,8 @@ def write_hostile_export(out_dir: Path, config: GeneratorConfig = HOSTILE_CONFIG
             "invalid_revenue": len(negative) + len(absurd) + 5 + 1,
             "invalid_event_timestamp": 1,
             "future_event_date": 1 + 3,
-            "retention_1970": 1,
+            "event_date_outside_shard": 1,
+            "retention_old_day": 2,
             # named by the build, not read (manifest.json: the generator's ground truth)
             "unread_files": ["README.txt", f"events_{_day(config, 1):%Y%m%d}.csv", "manifest.json"],
             "upper_case_file": older.with_suffix(".PARQUET").name,

@@ -5,9 +5,9 @@
     - malformed_record: a line that is not a JSON object (cut, invalid, or valid JSON that is
       an array, a string, a number or null); its text is kept in raw_record;
     - invalid_event_date: no parseable event_date (the row falls back to its shard's day);
-    - future_event_date: an event_date after the property's today (the row is filed under
-      its shard's day, so a stray 2099 row neither opens a 2099 partition nor is cut by the
-      window);
+    - future_event_date: an event_date after the property's today;
+    - event_date_outside_shard: an event_date other than its shard's day (GA4 writes each
+      day's events to that day's table: a 1970 row in a 2026 table is damage);
     - missing_event_name, missing_event_timestamp;
     - invalid_event_timestamp: event_timestamp outside what a TIMESTAMP holds (years 1 to
       9999; 2^63-1 is one);
@@ -37,15 +37,12 @@
     ({{ column }} is not null and not ({{ column }} >= 0 and {{ column }} <= {{ var('ga4_max_event_revenue', 100000000) }}))
 {%- endmacro %}
 
-{#- SQL: the row's event_date. The parsed event_date, unless it is missing or after the
-    property's today: then the shard's day (the row is quarantined, and stays in its shard's
-    partition). -#}
+{#- SQL: the row's event_date: its shard's day, which is the row's own event_date for every
+    usable row (a row whose own date is missing, in the future or another day is quarantined,
+    and stays in its shard's partition: no stray 2099 or 1970 partition, nothing cut by the
+    window, the same on every path). -#}
 {% macro ga4_event_date(event_date_raw, table_suffix) -%}
-    case
-        when {{ date_from_yyyymmdd(event_date_raw) }} <= {{ date_literal(ga4_property_today()) }}
-            then {{ date_from_yyyymmdd(event_date_raw) }}
-        else {{ date_from_yyyymmdd(table_suffix) }}
-    end
+    coalesce({{ date_from_yyyymmdd(table_suffix) }}, {{ date_from_yyyymmdd(event_date_raw) }})
 {%- endmacro %}
 
 {#- SQL: the quarantine reason of a typed staged row, or null. -#}
@@ -54,6 +51,7 @@
         when raw_record is not null then 'malformed_record'
         when parsed_event_date is null then 'invalid_event_date'
         when parsed_event_date > {{ date_literal(ga4_property_today()) }} then 'future_event_date'
+        when parsed_event_date != event_date then 'event_date_outside_shard'
         when event_name is null or event_name = '' then 'missing_event_name'
         when event_timestamp_micros is null then 'missing_event_timestamp'
         when event_at is null then 'invalid_event_timestamp'

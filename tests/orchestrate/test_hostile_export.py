@@ -79,6 +79,7 @@ def test_the_build_succeeds_and_quarantines_with_reasons(hostile) -> None:
         "invalid_revenue": truth["invalid_revenue"],
         "invalid_event_timestamp": truth["invalid_event_timestamp"],
         "future_event_date": truth["future_event_date"],
+        "event_date_outside_shard": truth["event_date_outside_shard"],
     }
     texts = [
         row[0]
@@ -104,11 +105,17 @@ def test_the_build_succeeds_and_quarantines_with_reasons(hostile) -> None:
         )
         == 0
     )
-    # a row dated 2099 is filed under its shard's day; the 2099 file under 2099-12-31
+    # a row dated 2099 or 1970 is filed under its shard's day; the 2099 file under 2099-12-31
     assert (
         warehouse.scalar(
             "select count(*) from stg_ga4__events where event_date > current_date "
             "and quarantine_reason is distinct from 'future_event_date'"
+        )
+        == 0
+    )
+    assert (
+        warehouse.scalar(
+            "select count(*) from stg_ga4__events where event_date < date '2020-01-01'"
         )
         == 0
     )
@@ -141,7 +148,7 @@ def test_every_raw_row_is_accounted_for(hostile) -> None:
     for counted in reported.values():
         for reason, rows in counted["removed"].items():
             removed[reason] = removed.get(reason, 0) + rows
-    assert removed["retention"] == truth["retention_1970"]
+    assert removed["retention"] == truth["retention_old_day"]
     erased = truth["erased_user_pseudo_id"]
     erased_rows = warehouse.scalar(
         "select count(*) from read_parquet(?) where user_pseudo_id = ?",
@@ -265,3 +272,7 @@ def test_nightly_reports_the_quarantine(
     )
     day = truth["damaged_day"]
     assert accounting[day]["quarantined"]["invalid_revenue"] == truth["invalid_revenue"]
+    # and each day matches the rows in its files, as on the full build
+    raw = raw_rows_per_day(export)
+    for day, counted in accounting.items():
+        assert counted["raw"] == raw[day.replace("-", "")], day

@@ -57,8 +57,8 @@ typed as {{ truffle_not_materialized() }} (
         {{ ga4_typed_param('ga_session_id__value', 'string') }} as ga_session_id,
         ---------- event
         event_name,
-        -- an unparseable or future date falls back to its shard's day: the row stays
-        -- (quarantined)
+        -- the shard's day: a row whose own date is unparseable, future or another day stays
+        -- there (quarantined)
         {{ ga4_event_date('event_date_raw', 'source_table_suffix') }} as event_date,
         {{ date_from_yyyymmdd('event_date_raw') }} as parsed_event_date,
         event_date_raw,
@@ -150,7 +150,7 @@ typed as {{ truffle_not_materialized() }} (
     from params_extracted
 ),
 
--- a shard can hold a stray day; keep the window's days only (the partition being replaced)
+-- the window's days only (the partitions being replaced; a full refresh from ga4_start_date)
 windowed as {{ truffle_not_materialized() }} (
     select * from typed
     where {{ ga4_window_filter('event_date') }}
