@@ -5,6 +5,7 @@ project (by local path) and built on DuckDB."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import os
@@ -104,6 +105,81 @@ def test_plain_dbt_commands_from_the_repository_root(project: Path, tmp_path: Pa
     with duckdb.connect(str(project / "warehouse" / "random_truffle.duckdb")) as connection:
         sessions = connection.execute("select count(*) from sessions").fetchall()[0][0]
     assert sessions > 0
+
+
+def built(project: Path, home: Path) -> Path:
+    """The copy's warehouse, built by plain dbt (by the test above, or here)."""
+    warehouse = project / "warehouse" / "random_truffle.duckdb"
+    if not warehouse.is_file():
+        ok(shell("dbt build", project, home))
+    return warehouse
+
+
+def mf_csv(project: Path, home: Path, arguments: str) -> list[dict[str, str]]:
+    out = home / "mf.csv"
+    ok(shell(f"mf query {arguments} --csv {out}", project, home))
+    return list(csv.DictReader(out.open()))
+
+
+def test_semantic_layer_metrics_equal_the_marts(project: Path, tmp_path: Path) -> None:
+    """MetricFlow validates the semantic models and metrics (dbt parse, then mf against the
+    warehouse), and its figures are the marts' own."""
+    home = tmp_path / "home"
+    warehouse = built(project, home)
+    validated = ok(shell("mf validate-configs", project, home))
+    assert "ERRORS: 0" in validated and "Successfully validated" in validated
+
+    daily = mf_csv(
+        project, home, "--metrics sessions,engaged_sessions,users --group-by metric_time__day"
+    )
+    paid = mf_csv(
+        project, home, "--metrics revenue_paid,conversions --group-by conversion__currency"
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        expected_daily = connection.sql(
+            "select session_start_date, count(*), count(*) filter (where is_engaged_session), "
+            "count(distinct unified_user_id) from sessions group by 1"
+        ).fetchall()
+        expected_paid = connection.sql(
+            "select currency, sum(local_amount), count(*) from conversions group by 1"
+        ).fetchall()
+    assert {
+        (
+            dt.date.fromisoformat(row["metric_time__day"][:10]),
+            int(row["sessions"]),
+            int(row["engaged_sessions"]),
+            int(row["users"]),
+        )
+        for row in daily
+    } == set(expected_daily)
+    assert len(paid) == len(expected_paid) > 0
+    by_currency = {row["conversion__currency"]: row for row in paid}
+    for currency, amount, count in expected_paid:
+        row = by_currency[currency or ""]
+        assert int(row["conversions"]) == count
+        assert float(row["revenue_paid"] or 0) == pytest.approx(float(amount or 0))
+
+
+def test_exposures_name_what_the_analyses_read(project: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ok(shell(f"dbt parse --target-path {tmp_path / 'target'}", project, home))
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    read_by_analyses = {
+        parent
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "analysis"
+        for parent in node["depends_on"]["nodes"]
+    }
+    exposures = {item["name"]: item for item in manifest["exposures"].values()}
+    assert set(exposures["truffle_analyses"]["depends_on"]["nodes"]) == read_by_analyses
+    assert set(exposures["truffle_report"]["depends_on"]["nodes"]) <= read_by_analyses
+    marts_and_views = {
+        unique_id
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model"
+        and node["original_file_path"].startswith(("models/marts/", "models/views/"))
+    }
+    assert set(exposures["truffle_nightly"]["depends_on"]["nodes"]) == marts_and_views
 
 
 def test_source_freshness_fails_on_a_stale_export(project: Path, tmp_path: Path) -> None:
