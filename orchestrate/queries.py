@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ def session_date_range(engine: Engine) -> tuple[dt.date, dt.date]:
     return oldest, newest
 
 
+PARSE_STATE = "partial_parse.msgpack"  # dbt's saved parse, kept in the cache between compiles
 CACHE_INPUTS = ("analyses", "macros", "models", "seeds", "dbt_project.yml", "packages.yml")
 
 
@@ -95,9 +97,10 @@ def compile_analysis(settings: Settings, analysis: Analysis) -> str:
     """The analysis's SQL for the target (refs resolved, parameters as placeholders), from
     target/query_cache/ when the project files, variables and target are those it was compiled
     for. Otherwise dbt compiles every analysis in one invocation (one project parse, the slow
-    part) and caches them all, so only the first query after a change waits for dbt. dbt
-    compiles against a stand-in of the warehouse (an empty file of the same name in a
-    temporary folder), so it never opens, let alone locks, the real one."""
+    part, itself partial from the previous compile's parse state) and caches them all, so only
+    the first query after a change waits for dbt. dbt compiles against a stand-in of the
+    warehouse (a path of the same file name under the cache, which `compile
+    --no-populate-cache` never opens), so it never opens, let alone locks, the real one."""
     cache = settings.project_dir / "target" / "query_cache"
     key = _compile_key(settings)
     cached = cache / f"{analysis.name}-{key}.sql"
@@ -106,10 +109,16 @@ def compile_analysis(settings: Settings, analysis: Analysis) -> str:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="compile-", dir=cache) as folder:
         scratch = Path(folder)
+        # one stand-in path for every compile: dbt's partial parse state stays valid across them
         stand_in = dataclasses.replace(
-            settings, duckdb_path=scratch / "warehouse" / settings.warehouse_path.name
+            settings, duckdb_path=cache / "stand_in" / settings.warehouse_path.name
         )
         target_path = scratch / "target"
+        parse_state = cache / PARSE_STATE
+        if parse_state.is_file():
+            target_path.mkdir()
+            with contextlib.suppress(OSError):
+                shutil.copyfile(parse_state, target_path / PARSE_STATE)
         run = run_dbt(
             ["compile", "--select", "resource_type:analysis", "--no-populate-cache"],
             stand_in,
@@ -125,6 +134,8 @@ def compile_analysis(settings: Settings, analysis: Analysis) -> str:
             # atomic: a concurrent reader sees all of it or nothing
             os.replace(partial, cache / f"{compiled.stem}-{key}.sql")
             _prune(cache, compiled.stem, keep=cache / f"{compiled.stem}-{key}.sql")
+        if (target_path / PARSE_STATE).is_file():
+            os.replace(target_path / PARSE_STATE, parse_state)  # atomic, as the SQL above
     return cached.read_text()
 
 
