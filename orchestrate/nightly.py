@@ -187,7 +187,7 @@ def plan(
 
 def nightly(
     settings: Settings,
-    thresholds: Thresholds,
+    thresholds: Thresholds | None,
     *,
     run_date: dt.date | None = None,
     allow_expensive: bool = False,
@@ -265,7 +265,7 @@ def nightly(
 
 def backfill(
     settings: Settings,
-    thresholds: Thresholds,
+    thresholds: Thresholds | None,
     start: dt.date,
     end: dt.date,
     *,

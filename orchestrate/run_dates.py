@@ -150,12 +150,13 @@ def resolve_run_date(settings: Settings, given: dt.date | None = None) -> dt.dat
 
 def newest_export_day(settings: Settings) -> dt.date | None:
     """The newest daily or intraday shard of the export."""
+    from orchestrate.engines import engine_for, target_type
+
     # a shard dated after the property's today holds only quarantined rows: it says nothing
     # about how fresh the export is
     today = property_today(settings).strftime("%Y%m%d")
-    if settings.target_name == "bigquery":
-        from orchestrate.engines import engine_for
 
+    if target_type(settings) == "bigquery":
         project = project_var(settings, "ga4_project") or ""
         dataset = project_var(settings, "ga4_dataset")
         prefix = f"`{project}`.{dataset}" if project else str(dataset)
@@ -182,9 +183,9 @@ def newest_export_day(settings: Settings) -> dt.date | None:
 def newest_loaded_day(settings: Settings) -> dt.date | None:
     """The newest event day the warehouse holds (the events mart), or None before the first
     build: where the last successful run got to."""
-    if settings.target_name == "bigquery":
-        from orchestrate.engines import engine_for, profile_target
+    from orchestrate.engines import engine_for, profile_target, target_type
 
+    if target_type(settings) == "bigquery":
         profile = profile_target(settings.profiles_dir, settings.target_name)  # type: ignore[arg-type]
         result = engine_for(settings).run(
             "select max(partition_id) from "
