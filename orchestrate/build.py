@@ -191,9 +191,29 @@ def build(
     if full_refresh:
         args.append("--full-refresh")
     run = run_dbt(args, settings, extra_vars=variables, quiet=quiet)
+    refuse_unreadable_file(settings, run)
     return BuildOutcome(
         run=run, costs=costs, rows=model_row_counts(settings, run), unread_files=unread
     )
+
+
+def refuse_unreadable_file(settings: Settings, run: DbtRun) -> None:
+    """An export file damaged inside (its Parquet frame intact, so not caught up front) fails
+    staging with the engine naming it: say so in one line, as for a truncated file (exit 2),
+    rather than as a failed node."""
+    import re
+
+    folder = str(settings.export_path)
+    for result in run.failures:
+        message = " ".join((result.message or "").split())
+        match = re.search(r"""["']([^"']+)["']""", message)
+        if result.name == "stg_ga4__events" and match and match.group(1).startswith(folder):
+            kind = re.search(r"(IO Error|Invalid Input Error|Invalid Error)[^:]*: [^\"']*", message)
+            reason = kind.group(0).strip() if kind else "the engine cannot read it"
+            raise DbtUsageError(
+                f"export file {match.group(1)} cannot be read ({reason.rstrip(' :')}). Export the "
+                "day again, or move the file out of the export folder"
+            )
 
 
 def first_build(settings: Settings) -> bool:
