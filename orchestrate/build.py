@@ -9,29 +9,71 @@ from dataclasses import dataclass, field
 import duckdb
 from rich.table import Table
 
-from orchestrate.console import CliError, console
+from orchestrate.accounting import print_accounting, row_accounting
+from orchestrate.console import CliError, console, error_console, plain, print_table
 from orchestrate.cost import CostLine, Thresholds, compiled_nodes, measure, sort_lines
 from orchestrate.dbt import DbtRun, DbtUsageError, check_project, run_dbt
-from orchestrate.engines import engine_for
-from orchestrate.run_dates import pinned_vars, resolve_run_date
+from orchestrate.engines import engine_for, target_type
+from orchestrate.run_dates import (
+    SHARD_NAMES,
+    export_files,
+    newest_loaded_day,
+    pinned_vars,
+    resolve_run_date,
+    unreadable_parquet,
+    validate_vars,
+)
 from orchestrate.settings import Settings
 
-EXPORT_PATTERNS = ("events_*.parquet", "events_*.json", "events_*.ndjson", "events_*.jsonl")
 
-
-def require_export(settings: Settings) -> None:
+def require_export(settings: Settings, *, report_unread: bool = True) -> list[str]:
     """On DuckDB the export is a folder of files: say so plainly when it is missing or empty
-    (after the project and profile checks: configuration first)."""
+    (after the project and profile checks: configuration first). Each other file of the
+    folder (not a GA4 export file name) is named on one line, as not read; returns them."""
     check_project(settings)
-    if settings.target_name != "duckdb":
-        return
+    if target_type(settings) != "duckdb":
+        return []
     folder = settings.export_path
-    if not any(next(folder.glob(pattern), None) for pattern in EXPORT_PATTERNS):
+    read, unread = export_files(folder)
+    if report_unread:
+        for path in unread:
+            error_console.print(
+                f"not read: {plain(path.name)} (not a GA4 export file: {SHARD_NAMES})"
+            )
+    for path in read:
+        if reason := unreadable_parquet(path):
+            raise DbtUsageError(
+                f"export file {path} cannot be read: {reason}. Export the day again, or move "
+                "the file out of the export folder"
+            )
+    if not read:
         raise DbtUsageError(
             f"No GA4 export files (events_YYYYMMDD.parquet / .json / .ndjson) found in '{folder}'. "
             "Point the variable ga4_export_path at your export folder (--vars "
             "'{ga4_export_path: ...}'), or run `truffle demo-data` to generate one."
         )
+    return [path.name for path in unread]
+
+
+class WarehouseMissing(CliError):
+    """The DuckDB warehouse file is not there yet (exit code 2)."""
+
+
+def require_warehouse(settings: Settings) -> None:
+    """On DuckDB, the warehouse file exists (else one line: WarehouseMissing)."""
+    if target_type(settings) == "duckdb" and not settings.warehouse_path.is_file():
+        raise WarehouseMissing(
+            f"the warehouse {settings.warehouse_path} does not exist yet: nothing to measure "
+            "against; build it first (truffle build)"
+        )
+
+
+def wants_cost_check(settings: Settings, explicit: bool) -> bool:
+    """Whether a build measures its models first. BigQuery: always (a free dry run per
+    model). DuckDB: only when a limit was asked for (`explicit`: --warn-mb / --max-mb or the
+    project's truffle_cost_* variables), as measuring there runs every model's query once
+    more before the build runs it again; `truffle cost` measures on demand."""
+    return explicit or target_type(settings) != "duckdb"
 
 
 @dataclass
@@ -39,6 +81,7 @@ class BuildOutcome:
     run: DbtRun
     costs: list[CostLine] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
+    unread_files: list[str] = field(default_factory=list)
 
 
 def check_costs(
@@ -50,7 +93,10 @@ def check_costs(
     extra_vars: dict[str, object] | None = None,
     parameters=None,
 ) -> list[CostLine]:
-    """Compile the selection and measure each model (and analysis) it contains."""
+    """Compile the selection and measure each model (and analysis) it contains. On DuckDB a
+    warehouse that does not exist yet is one line (WarehouseMissing), not a Catalog Error per
+    model."""
+    require_warehouse(settings)
     target_path = settings.project_dir / "target" / "cost"
     args = ["compile"]
     if select:
@@ -80,7 +126,7 @@ def model_row_counts(settings: Settings, run: DbtRun) -> dict[str, int]:
     """Rows in each table the run built (DuckDB: counted; BigQuery: as dbt reports them)."""
     counts: dict[str, int] = {}
     built = [r for r in run.results if r.resource_type == "model" and r.status == "success"]
-    if settings.target_name != "duckdb":
+    if target_type(settings) != "duckdb":
         return {r.name: r.rows_affected for r in built if r.rows_affected is not None}
     manifest_path = run.target_path / "manifest.json"
     if not built or not manifest_path.is_file() or not settings.warehouse_path.is_file():
@@ -116,19 +162,27 @@ def build(
     """Cost check (unless no thresholds), then `dbt build` on the selection, with the run's
     dates resolved once and pinned (run_dates.pinned_vars). Data tests check the window on
     incremental runs, the whole history on a full refresh or with `full_checks`."""
-    require_export(settings)
+    check_project(settings)
+    validate_vars(settings)
+    unread = require_export(settings)
     run_date = resolve_run_date(settings, run_date)
     variables = pinned_vars(
         settings, run_date, allow_deletes=allow_deletes, skip_deletes=skip_deletes
     )
     if full_checks:
         variables["ga4_full_checks"] = True
+    if full_refresh or first_build(settings):
+        variables["ga4_account_all_days"] = True  # the row accounting covers every day read
     variables.update(extra_vars or {})
     costs: list[CostLine] = []
     if thresholds is not None:
         if not quiet:
             console.print("Checking what each model would read...")
-        costs = check_costs(settings, thresholds, select=select, extra_vars=variables)
+        try:
+            costs = check_costs(settings, thresholds, select=select, extra_vars=variables)
+        except WarehouseMissing:
+            if not quiet:
+                console.print("Cost check skipped: a first build (no warehouse to measure yet).")
         if not allow_expensive:
             refuse_expensive(costs)
     args = ["build"]
@@ -137,7 +191,39 @@ def build(
     if full_refresh:
         args.append("--full-refresh")
     run = run_dbt(args, settings, extra_vars=variables, quiet=quiet)
-    return BuildOutcome(run=run, costs=costs, rows=model_row_counts(settings, run))
+    refuse_unreadable_file(settings, run)
+    return BuildOutcome(
+        run=run, costs=costs, rows=model_row_counts(settings, run), unread_files=unread
+    )
+
+
+def refuse_unreadable_file(settings: Settings, run: DbtRun) -> None:
+    """An export file damaged inside (its Parquet frame intact, so not caught up front) fails
+    staging with the engine naming it: say so in one line, as for a truncated file (exit 2),
+    rather than as a failed node."""
+    import re
+
+    folder = str(settings.export_path)
+    for result in run.failures:
+        message = " ".join((result.message or "").split())
+        match = re.search(r"""["']([^"']+)["']""", message)
+        if result.name == "stg_ga4__events" and match and match.group(1).startswith(folder):
+            kind = re.search(r"(IO Error|Invalid Input Error|Invalid Error)[^:]*: [^\"']*", message)
+            reason = kind.group(0).strip() if kind else "the engine cannot read it"
+            raise DbtUsageError(
+                f"export file {match.group(1)} cannot be read ({reason.rstrip(' :')}). Export the "
+                "day again, or move the file out of the export folder"
+            )
+
+
+def first_build(settings: Settings) -> bool:
+    """No events mart yet: this build reads every export day."""
+    from orchestrate.engines import QueryFailed
+
+    try:
+        return newest_loaded_day(settings) is None
+    except QueryFailed:  # a BigQuery warehouse it cannot ask: the usual window
+        return False
 
 
 def print_summary(outcome: BuildOutcome) -> None:
@@ -165,8 +251,9 @@ def print_summary(outcome: BuildOutcome) -> None:
             f"{rows:,}" if resource_type in ("model", "seed") else "",
             f"{sum(result.execution_time for result in results):.1f}",
         )
-    console.print(table)
+    print_table(table)
     print_deletions(outcome.run.deletions)
+    print_accounting(row_accounting(outcome.run))
     if outcome.costs:
         print_costs(outcome.costs, title="cost check (before the build)")
 
@@ -191,7 +278,7 @@ def print_deletions(deletions: list[dict[str, object]]) -> None:
             days,
             status,
         )
-    console.print(table)
+    print_table(table)
 
 
 def print_costs(lines: list[CostLine], title: str = "cost") -> None:
@@ -208,4 +295,4 @@ def print_costs(lines: list[CostLine], title: str = "cost") -> None:
             f"{line.thresholds.warn_mb:g} / {line.thresholds.max_mb:g}",
             line.note,
         )
-    console.print(table)
+    print_table(table)

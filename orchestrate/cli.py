@@ -14,7 +14,15 @@ from rich.markup import escape
 
 from orchestrate import __version__
 from orchestrate.analyses import ParameterError
-from orchestrate.console import CliError, console, error_console, fail
+from orchestrate.console import (
+    CliError,
+    OneLineErrors,
+    TruffleApp,
+    console,
+    error_console,
+    fail,
+    plain,
+)
 from orchestrate.cost import Thresholds, project_thresholds
 
 if TYPE_CHECKING:
@@ -29,12 +37,13 @@ from orchestrate.settings import Settings
 USAGE_ERRORS = (DbtUsageError, QueryRefused, ParameterError)
 RUN_ERRORS = (QueryFailed, QueryTimeout)
 
-app = typer.Typer(
+app = TruffleApp(
     name="truffle",
     help="Build, refresh and query the Random Truffle GA4 warehouse (dbt on DuckDB or BigQuery).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=OneLineErrors,
 )
 
 
@@ -71,7 +80,9 @@ def main(
     ] = None,
     profiles_dir: Annotated[
         Path | None,
-        typer.Option(help="Folder holding profiles.yml (default: the project's profiles/)."),
+        typer.Option(
+            help="Folder holding profiles.yml [$DBT_PROFILES_DIR, else the project folder]."
+        ),
     ] = None,
     target: Annotated[
         str | None, typer.Option(help="Profile target: duckdb (default) or bigquery.")
@@ -120,13 +131,15 @@ def _run(action: object) -> None:
     raise typer.Exit(code or 0)
 
 
-def _parse_date(value: str | None) -> dt.date | None:
+def _parse_date(value: str | None, option: str) -> dt.date | None:
     if value is None:
         return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError as error:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from error
+        raise typer.BadParameter(
+            f"{option} {plain(value, 40)!r} is not a date (YYYY-MM-DD)"
+        ) from error
 
 
 @app.command("demo-data")
@@ -148,7 +161,7 @@ def demo_data(
     from orchestrate.demo import DEMO_TIME_ZONE, write_demo_export, yesterday
     from orchestrate.demo_data import GeneratorConfig
 
-    last = _parse_date(end_date) or yesterday(DEMO_TIME_ZONE)
+    last = _parse_date(end_date, "--end-date") or yesterday(DEMO_TIME_ZONE)
     target = out.resolve() if out else state.settings.export_path
 
     def action() -> int:
@@ -175,7 +188,7 @@ def demo(
     from orchestrate.demo import DEMO_TIME_ZONE, run_demo, yesterday
     from orchestrate.demo_data import GeneratorConfig
 
-    last = _parse_date(end_date) or yesterday(DEMO_TIME_ZONE)
+    last = _parse_date(end_date, "--end-date") or yesterday(DEMO_TIME_ZONE)
     config = GeneratorConfig(
         end_date=last, days=days, users=users, seed=seed, time_zone=DEMO_TIME_ZONE
     )
@@ -225,7 +238,7 @@ FullChecks = Annotated[
     ),
 ]
 JsonOutput = Annotated[
-    bool, typer.Option("--json", help="Print the run summary as JSON on stdout (dbt quiet).")
+    bool, typer.Option("--json", help="Print the result as JSON on stdout (dbt quiet).")
 ]
 RunDate = Annotated[
     str | None,
@@ -239,6 +252,16 @@ RunDate = Annotated[
 def _thresholds(warn_mb: float | None, max_mb: float | None) -> Thresholds:
 
     return project_thresholds(state.settings.project_dir, warn_mb, max_mb)
+
+
+def _build_thresholds(warn_mb: float | None, max_mb: float | None) -> Thresholds | None:
+    """The cost limits of a building command, or None when it skips the check (DuckDB with
+    no limit asked for: build.wants_cost_check)."""
+    from orchestrate.build import wants_cost_check
+
+    thresholds = _thresholds(warn_mb, max_mb)
+    explicit = warn_mb is not None or max_mb is not None or thresholds != Thresholds()
+    return thresholds if wants_cost_check(state.settings, explicit) else None
 
 
 @app.command()
@@ -261,7 +284,7 @@ def build(
     is over the cost limit, 2 for usage or configuration errors (a future run date)."""
     from orchestrate.build import build as run_build
 
-    day = _parse_date(run_date)
+    day = _parse_date(run_date, "--run-date")
 
     def action() -> int:
         outcome = run_build(
@@ -269,7 +292,7 @@ def build(
             select=select,
             full_refresh=full_refresh,
             run_date=day,
-            thresholds=_thresholds(warn_mb, max_mb),
+            thresholds=_build_thresholds(warn_mb, max_mb),
             allow_expensive=allow_expensive,
             allow_deletes=allow_deletes,
             full_checks=full_checks,
@@ -333,12 +356,12 @@ def nightly(
     from orchestrate.build import print_summary
     from orchestrate.nightly import nightly as run_nightly
 
-    day = _parse_date(run_date)
+    day = _parse_date(run_date, "--run-date")
 
     def action() -> int:
         code, result = run_nightly(
             state.settings,
-            _thresholds(warn_mb, max_mb),
+            _build_thresholds(warn_mb, max_mb),
             run_date=day,
             allow_expensive=allow_expensive,
             allow_deletes=allow_deletes,
@@ -390,13 +413,13 @@ def backfill(
     refresh; sessions touching the range are rebuilt whole."""
     from orchestrate.nightly import backfill as run_backfill
 
-    first, last = _parse_date(start), _parse_date(end)
+    first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
 
     def action() -> int:
         assert first is not None and last is not None
         outcome = run_backfill(
             state.settings,
-            _thresholds(warn_mb, max_mb),
+            _build_thresholds(warn_mb, max_mb),
             first,
             last,
             allow_expensive=allow_expensive,
@@ -472,10 +495,10 @@ def cost(
     DuckDB: measured by DuckDB's profiler running the query read-only. BigQuery: a dry-run
     job. Exit 1 if any is over the fail threshold. With --nightly: the next nightly's
     statements and the days each reads (exit 0; the flags are information)."""
-    from orchestrate.build import check_costs, print_costs
+    from orchestrate.build import check_costs, print_costs, require_warehouse
     from orchestrate.queries import analysis_parameters_for_cost, measure_sql_files
 
-    day = _parse_date(run_date)
+    day = _parse_date(run_date, "--run-date")
 
     def action() -> int:
         if nightly:
@@ -488,6 +511,7 @@ def cost(
                 print_audit(audit)
             return 0
         thresholds = _thresholds(warn_mb, max_mb)
+        require_warehouse(state.settings)
         lines = []
         if select or not sql:
             lines = check_costs(
@@ -505,8 +529,12 @@ def cost(
             memory_limit=memory_limit,
         )
         lines.sort(key=lambda line: (-(line.bytes_read or -1), line.name))
-        print_costs(lines)
         failing = [line for line in lines if line.status == "fail"]
+        if json_output:
+            document = {"costs": [line.as_dict() for line in lines], "success": not failing}
+            print(json.dumps(document, indent=2))
+            return 1 if failing else 0
+        print_costs(lines)
         if failing:
             raise CliError(
                 f"{len(failing)} over the fail threshold: "

@@ -68,6 +68,9 @@ class DbtRun:
     elapsed_seconds: float = 0.0
     # what each destructive step (retention, erasure) removed, refused or skipped, per table
     deletions: list[dict[str, object]] = field(default_factory=list)
+    # where the window's raw export rows ended, per export day, outcome and reason (logged by
+    # the events mart: macros/ga4/accounting.sql)
+    accounting: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def failures(self) -> list[NodeResult]:
@@ -162,20 +165,24 @@ def _kill_point_callbacks() -> list:
 
 
 DELETES_MARKER = "TRUFFLE_DELETES "
+ACCOUNTING_MARKER = "TRUFFLE_ACCOUNTING "
 
 
-def _deletion_collector(into: list[dict[str, object]]):
-    """A callback keeping the delete guard's reports (macros/ga4/deletes.sql logs one
-    `TRUFFLE_DELETES {json}` debug line per destructive step)."""
+def _report_collector(deletions: list[dict[str, object]], accounting: list[dict[str, object]]):
+    """A callback keeping the reports macros log as debug lines: the delete guard's
+    (macros/ga4/deletes.sql, one `TRUFFLE_DELETES {json}` per destructive step) and the
+    row accounting (macros/ga4/accounting.sql, `TRUFFLE_ACCOUNTING [json]`)."""
 
     def callback(event: object) -> None:
         info, data = getattr(event, "info", None), getattr(event, "data", None)
         if getattr(info, "name", "") not in ("JinjaLogDebug", "JinjaLogInfo"):
             return
         message = str(getattr(data, "msg", ""))
-        if message.startswith(DELETES_MARKER):
-            with contextlib.suppress(ValueError):
-                into.append(json.loads(message[len(DELETES_MARKER) :]))
+        with contextlib.suppress(ValueError):
+            if message.startswith(DELETES_MARKER):
+                deletions.append(json.loads(message[len(DELETES_MARKER) :]))
+            elif message.startswith(ACCOUNTING_MARKER):
+                accounting.extend(json.loads(message[len(ACCOUNTING_MARKER) :]))
 
     return callback
 
@@ -233,9 +240,44 @@ def check_project(settings: Settings) -> None:
         )
     if not (settings.profiles_dir / "profiles.yml").is_file():
         raise DbtUsageError(
-            f"No profiles.yml in {settings.profiles_dir}: pass --profiles-dir (see "
-            "profiles.example.yml)."
+            f"No profiles.yml in {settings.profiles_dir}: pass --profiles-dir (the project's "
+            "own is profiles.yml at its root)."
         )
+
+
+def _selection(args: Sequence[str]) -> list[str]:
+    """The values given to --select / -s in a dbt command line."""
+    values: list[str] = []
+    taking = False
+    for arg in args:
+        if arg in ("--select", "-s"):
+            taking = True
+        elif arg.startswith("-"):
+            taking = False
+        elif taking:
+            values.append(arg)
+    return values
+
+
+def _target_checked(settings: Settings) -> str:
+    """The target's engine (its profile `type`), after what dbt would otherwise report as a
+    traceback or a cryptic line: the BigQuery extra installed, the key file there."""
+    from orchestrate.engines import ProfileError, check_keyfile, profile_target
+
+    assert settings.profiles_dir is not None
+    try:
+        output = profile_target(settings.profiles_dir, settings.target_name)
+    except ProfileError as error:
+        raise DbtUsageError(str(error)) from None
+    if output.get("type") == "bigquery":
+        from orchestrate.extras import require_bigquery
+
+        require_bigquery("dbt on BigQuery", "dbt.adapters.bigquery")
+        try:
+            check_keyfile(output, f"target {settings.target_name!r}")
+        except ProfileError as error:
+            raise DbtUsageError(str(error)) from None
+    return str(output.get("type"))
 
 
 def run_dbt(
@@ -281,12 +323,14 @@ def run_dbt(
 
     # The profile reads the warehouse file from TRUFFLE_DUCKDB_PATH: set it for this call only.
     previous = os.environ.get("TRUFFLE_DUCKDB_PATH")
-    if settings.target_name == "duckdb":
+    engine = _target_checked(settings)
+    if engine == "duckdb":
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
         wait_for_warehouse(settings.warehouse_path)
     os.environ["TRUFFLE_DUCKDB_PATH"] = str(settings.warehouse_path)
     deletions: list[dict[str, object]] = []
-    callbacks = [*_kill_point_callbacks(), _deletion_collector(deletions)]
+    accounting: list[dict[str, object]] = []
+    callbacks = [*_kill_point_callbacks(), _report_collector(deletions, accounting)]
     try:
         result = dbtRunner(callbacks=callbacks).invoke(command)
     finally:
@@ -298,6 +342,12 @@ def run_dbt(
     if result.exception is not None:
         raise DbtUsageError(_first_line(result.exception))
     results, elapsed = read_run_results(target_path)
+    selection = _selection(args)
+    if selection and not results:
+        raise DbtUsageError(
+            f"the selection {' '.join(selection)!r} matches nothing: check the names "
+            "(dbt ls --select ... lists what a selection picks)"
+        )
     if not result.success and not any(node.failed for node in results):
         # dbt stopped before running nodes (compilation or profile error) without raising.
         raise DbtUsageError(
@@ -311,4 +361,5 @@ def run_dbt(
         results=results,
         elapsed_seconds=elapsed,
         deletions=deletions,
+        accounting=accounting,
     )
