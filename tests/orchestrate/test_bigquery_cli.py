@@ -23,6 +23,7 @@ pytest_plugins = ("tests.orchestrate.bigquery_fixtures",)
 runner = CliRunner()
 PROJECT_PARTS = (
     "dbt_project.yml",
+    "profiles.yml",
     "models",
     "macros",
     "seeds",
