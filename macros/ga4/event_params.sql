@@ -46,8 +46,16 @@
             cast({{ value_column }}.int_value as {{ truffle_type('float') }}),
             {{ truffle_safe_cast(value_column ~ '.string_value', 'float') }}
         )
+    {%- elif type_name == 'bool' -%}
+        {#- '1' or 'true' as text (web), 1 as a number (apps) -#}
+        coalesce(
+            lower({{ value_column }}.string_value) in ('1', 'true'),
+            {{ value_column }}.int_value = 1,
+            {{ value_column }}.double_value = 1,
+            {{ value_column }}.float_value = 1
+        )
     {%- else -%}
-        {{ exceptions.raise_compiler_error("ga4_typed_param: type must be string, int or float, not '" ~ type_name ~ "'.") }}
+        {{ exceptions.raise_compiler_error("ga4_typed_param: type must be string, int, float or bool, not '" ~ type_name ~ "'.") }}
     {%- endif -%}
 {%- endmacro %}
 

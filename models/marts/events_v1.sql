@@ -17,6 +17,10 @@
     )
 }}
 
+{#- the declared parameters and user properties pass through from staging; the contract
+    must list them -#}
+{{ ga4_require_declared_contract_columns(ga4_declared_event_params() + ga4_declared_user_properties()) }}
+
 with
 
 -- quarantined rows stay in staging (stg_ga4__events_quarantined), out of the marts
