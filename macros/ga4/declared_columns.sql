@@ -3,17 +3,23 @@
       ga4_event_params         the standard parameters the models read (keep them)
       ga4_custom_event_params  your own parameters, one entry each
       ga4_user_properties      your user properties, one entry each
+      ga4_item_params          your item parameters (items[].item_params), one entry each
     An entry: {key: <the export's key>, column: <column name>, type: string|int|float|bool},
     optionally `events: [<event names>]` (other events get null), `upper: true` (upper-case
     text) and `default: <SQL literal>` (the value when the parameter is absent). Staging
     extracts and types every declared entry; the events mart carries them (its contract lists
     the columns: ga4_require_declared_contract_columns says which line is missing); the latest
-    value of each user property per user is in user_attributes. -#}
+    value of each user property per user is in user_attributes; the items mart carries the
+    item parameters. -#}
 {% macro ga4_declared_event_params() -%}
     {{ return(ga4_checked_declaration(
         var('ga4_event_params', []) + var('ga4_custom_event_params', []),
         'ga4_event_params / ga4_custom_event_params',
     )) }}
+{%- endmacro %}
+
+{% macro ga4_declared_item_params() -%}
+    {{ return(ga4_checked_declaration(var('ga4_item_params', []), 'ga4_item_params')) }}
 {%- endmacro %}
 
 {% macro ga4_declared_user_properties() -%}

@@ -23,9 +23,10 @@
 
 with
 
--- quarantined rows stay in staging (stg_ga4__events_quarantined), out of the marts
+-- quarantined rows stay in staging (stg_ga4__events_quarantined), out of the marts; the
+-- items arrays go to the items mart
 staged_events as (
-    select {{ truffle_star_except(['quarantine_reason', 'raw_record']) }}
+    select {{ truffle_star_except(['quarantine_reason', 'raw_record', 'items']) }}
     from {{ ref('stg_ga4__events') }}
     where
         {{ ga4_window_filter('event_date') }}

@@ -44,6 +44,7 @@ DECLARED = {
         {"key": "loyalty_tier", "column": "loyalty_tier", "type": "string"},
         {"key": "first_open_time", "column": "first_open_time_msec", "type": "int"},
     ],
+    "ga4_item_params": [{"key": "size_group", "column": "size_group", "type": "string"}],
 }
 # The lines a user adds to models/marts/_marts__models.yml (the contracts list every column).
 EVENTS_CONTRACT_LINES = {
@@ -52,6 +53,7 @@ EVENTS_CONTRACT_LINES = {
     "loyalty_tier": "string",
     "first_open_time_msec": "\"{{ 'bigint' if target.type == 'duckdb' else 'int64' }}\"",
 }
+ITEMS_CONTRACT_LINES = {"size_group": "string"}
 USER_ATTRIBUTES_CONTRACT_LINES = {
     "loyalty_tier": EVENTS_CONTRACT_LINES["loyalty_tier"],
     "first_open_time_msec": EVENTS_CONTRACT_LINES["first_open_time_msec"],
@@ -87,6 +89,7 @@ def declared_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = copy_project(tmp_path_factory.mktemp("declared") / "project")
     add_contract_lines(project, "events", EVENTS_CONTRACT_LINES)
     add_contract_lines(project, "user_attributes", USER_ATTRIBUTES_CONTRACT_LINES)
+    add_contract_lines(project, "items", ITEMS_CONTRACT_LINES)
     return project
 
 
@@ -157,11 +160,12 @@ def test_declared_columns_are_typed_in_the_marts(declared_warehouse: Warehouse) 
         assert types["loyalty_tier"] == "VARCHAR", table
         assert types["first_open_time_msec"] == "BIGINT", table
         assert types["user_properties_json"] == "VARCHAR", table
+    assert column_types(declared_warehouse, "items")["size_group"] == "VARCHAR"
     attributes = column_types(declared_warehouse, "user_attributes")
     assert attributes["loyalty_tier"] == "VARCHAR"
     assert attributes["first_open_time_msec"] == "BIGINT"
     manifest = json.loads((declared_warehouse.target_path / "manifest.json").read_text())
-    for name in ("events", "user_attributes"):
+    for name in ("events", "user_attributes", "items"):
         node = next(n for n in manifest["nodes"].values() if n["name"] == name)
         assert node["contract"]["enforced"] is True
 
@@ -203,6 +207,17 @@ def test_declared_event_params_equal_the_raw_export(
         and {(name, ts, device, float(value)) for name, ts, device, value in raw_shipping}
         == mart_shipping
     )
+
+
+def test_declared_item_params_equal_the_item_params_json(declared_warehouse: Warehouse) -> None:
+    """The generator sends size_group on apparel items: the typed column is that value, on
+    those items only."""
+    counts = declared_warehouse.query(
+        "select size_group, item_category, count(*) from items"
+        " where size_group is not null or json_extract_string(item_params_json, '$.size_group')"
+        " is not null group by all"
+    )
+    assert counts and {(group, category) for group, category, _ in counts} == {("adult", "Apparel")}
 
 
 def test_declared_user_properties_equal_the_raw_export(
@@ -339,3 +354,4 @@ def test_declared_columns_pass_the_bigquery_offline_proof(
         assert columns[model]["first_open_time_msec"] == "INT64"
     assert columns["user_attributes"]["loyalty_tier"] == "STRING"
     assert columns["user_attributes"]["first_open_time_msec"] == "INT64"
+    assert columns["items"]["size_group"] == "STRING"
