@@ -1,4 +1,6 @@
-{#- The reporting currencies (var ga4_reporting_currencies), upper-case ISO codes. -#}
+{#- The reporting currencies (var ga4_reporting_currencies), upper-case ISO codes: the
+    conversions and items marts have an amount column per code; USD, MXN and COP are always
+    among them. -#}
 {% macro ga4_reporting_currencies() -%}
     {%- set codes = [] -%}
     {%- for code in var('ga4_reporting_currencies', ['USD', 'MXN', 'COP']) -%}
@@ -6,6 +8,10 @@
             {{ exceptions.raise_compiler_error("Variable ga4_reporting_currencies: '" ~ code ~ "' is not a three-letter ISO currency code, e.g. [USD, EUR].") }}
         {%- endif -%}
         {%- do codes.append((code | string).upper()) -%}
+    {%- endfor -%}
+    {#- the session, user and daily rollups and the report carry these three: add to them -#}
+    {%- for code in ['USD', 'MXN', 'COP'] if code not in codes -%}
+        {{ exceptions.raise_compiler_error("Variable ga4_reporting_currencies must keep USD, MXN and COP (the sessions, user_attributes and daily rollups and the report use them); add your currencies after them, e.g. [USD, MXN, COP, EUR].") }}
     {%- endfor -%}
     {{ return(codes) }}
 {%- endmacro %}

@@ -75,6 +75,8 @@ aggregated as (
         {{ dbt.bool_or("ads_consent_status = 'denied'") }} as has_ads_denied,
         {{ dbt.bool_or("ads_consent_status = 'granted'") }} as has_ads_granted,
         {{ truffle_first_non_null('page_location', 'event_timestamp_micros') }} as landing_page_location,
+        {{ truffle_first_non_null('page_path', 'event_timestamp_micros') }} as landing_page_path,
+        {{ truffle_last_non_null('page_path', 'event_timestamp_micros') }} as exit_page_path,
         {{ truffle_first_non_null('platform', 'event_timestamp_micros') }} as platform,
         {{ truffle_first_non_null('device_category', 'event_timestamp_micros') }} as device_category,
         {{ truffle_first_non_null('device_operating_system', 'event_timestamp_micros') }} as device_operating_system,
@@ -154,6 +156,8 @@ final as (
             else 'unknown'
         end as ads_consent_status,
         landing_page_location,
+        landing_page_path,
+        exit_page_path,
         platform,
         device_category,
         device_operating_system,

@@ -45,7 +45,9 @@ DECLARED = {
         {"key": "first_open_time", "column": "first_open_time_msec", "type": "int"},
     ],
     "ga4_item_params": [{"key": "size_group", "column": "size_group", "type": "string"}],
+    "ga4_reporting_currencies": ["USD", "MXN", "COP", "EUR"],
 }
+EUR_USD_PER_UNIT = 1.08  # the line a user adds to seeds/currency_rates.csv
 # The lines a user adds to models/marts/_marts__models.yml (the contracts list every column).
 EVENTS_CONTRACT_LINES = {
     "payment_type": "string",
@@ -53,7 +55,9 @@ EVENTS_CONTRACT_LINES = {
     "loyalty_tier": "string",
     "first_open_time_msec": "\"{{ 'bigint' if target.type == 'duckdb' else 'int64' }}\"",
 }
-ITEMS_CONTRACT_LINES = {"size_group": "string"}
+FLOAT = EVENTS_CONTRACT_LINES["shipping_amount"]
+ITEMS_CONTRACT_LINES = {"size_group": "string", "item_revenue_eur": FLOAT}
+CONVERSIONS_CONTRACT_LINES = {"revenue_eur": FLOAT}
 USER_ATTRIBUTES_CONTRACT_LINES = {
     "loyalty_tier": EVENTS_CONTRACT_LINES["loyalty_tier"],
     "first_open_time_msec": EVENTS_CONTRACT_LINES["first_open_time_msec"],
@@ -90,6 +94,9 @@ def declared_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     add_contract_lines(project, "events", EVENTS_CONTRACT_LINES)
     add_contract_lines(project, "user_attributes", USER_ATTRIBUTES_CONTRACT_LINES)
     add_contract_lines(project, "items", ITEMS_CONTRACT_LINES)
+    add_contract_lines(project, "conversions", CONVERSIONS_CONTRACT_LINES)
+    with (project / "seeds" / "currency_rates.csv").open("a") as rates:
+        rates.write(f"2020-01-01,EUR,{EUR_USD_PER_UNIT}\n")
     return project
 
 
@@ -207,6 +214,21 @@ def test_declared_event_params_equal_the_raw_export(
         and {(name, ts, device, float(value)) for name, ts, device, value in raw_shipping}
         == mart_shipping
     )
+
+
+def test_a_declared_reporting_currency_converts_from_usd(declared_warehouse: Warehouse) -> None:
+    """EUR added to ga4_reporting_currencies (and a rate to the seed): conversions and items
+    gain revenue_eur / item_revenue_eur = the USD amount at the EUR rate."""
+    for table, usd, eur in (
+        ("conversions", "revenue_usd", "revenue_eur"),
+        ("items", "item_revenue_usd", "item_revenue_eur"),
+    ):
+        assert column_types(declared_warehouse, table)[eur] == "DOUBLE"
+        count, wrong = declared_warehouse.query(
+            f"select count({eur}), count(*) filter (where abs({eur} * {EUR_USD_PER_UNIT} - {usd})"
+            f" > 1e-6) from {table}"
+        )[0]
+        assert count > 0 and wrong == 0, table
 
 
 def test_declared_item_params_equal_the_item_params_json(declared_warehouse: Warehouse) -> None:
@@ -355,3 +377,19 @@ def test_declared_columns_pass_the_bigquery_offline_proof(
     assert columns["user_attributes"]["loyalty_tier"] == "STRING"
     assert columns["user_attributes"]["first_open_time_msec"] == "INT64"
     assert columns["items"]["size_group"] == "STRING"
+    assert columns["items"]["item_revenue_eur"] == "FLOAT64"
+    assert columns["conversions"]["revenue_eur"] == "FLOAT64"
+
+
+@pytest.mark.parametrize(
+    ("currencies", "problem"),
+    [(["USD", "EUR"], "must keep USD, MXN and COP"), (["USD", "MXN", "COP", "EURO"], "ISO")],
+)
+def test_a_bad_reporting_currency_list_is_one_line(
+    tmp_path: Path, generated_export: tuple[Path, dict], currencies: list[str], problem: str
+) -> None:
+    code, output = compile_with(
+        {"ga4_reporting_currencies": currencies}, generated_export[0], tmp_path
+    )
+    assert code == 2
+    assert problem in " ".join(output.split())

@@ -56,9 +56,20 @@ typed as {{ truffle_not_materialized() }} (
     from params_extracted
 ),
 
+-- the page's parts: host, path (no query string or fragment) and the query string without
+-- the click ids and campaign tags (ga4_page_query_params_excluded)
+paged as {{ truffle_not_materialized() }} (
+    select
+        *,
+        {{ ga4_url_hostname('page_location') }} as page_hostname,
+        {{ ga4_url_path('page_location') }} as page_path,
+        {{ ga4_url_query('page_location') }} as page_query
+    from typed
+),
+
 -- a shard can hold a stray day; keep the window's days only (the partition being replaced)
 windowed as {{ truffle_not_materialized() }} (
-    select * from typed
+    select * from paged
     where {{ ga4_window_filter('event_date') }}
 ),
 
