@@ -58,22 +58,17 @@
         concat('events_', _table_suffix) as source_file,
         cast(null as int64) as source_row_number
     from {{ source_relation }}
-    {#- Daily and intraday shards only: never events_fresh_* (pitfall 4). -#}
+    {#- Daily and intraday shards only: never events_fresh_* (pitfall 4). Always a constant
+        _table_suffix range, which BigQuery prunes shards by (a full build without a start
+        date too: every daily and every intraday shard, nothing else), then the exact form. -#}
+    {%- set first = first or '00000000' -%}
+    {%- set last = last or '99999999' %}
     where
-        {%- if first and last %}
         (
             _table_suffix between '{{ first }}' and '{{ last }}'
             or _table_suffix between 'intraday_{{ first }}' and 'intraday_{{ last }}'
         )
-        {%- elif first %}
-        (
-            (_table_suffix >= '{{ first }}' and _table_suffix < 'a')
-            or _table_suffix >= 'intraday_{{ first }}'
-        )
         and regexp_contains(_table_suffix, r'^(intraday_)?[0-9]{8}$')
-        {%- else %}
-        regexp_contains(_table_suffix, r'^(intraday_)?[0-9]{8}$')
-        {%- endif %}
 {%- endmacro %}
 
 

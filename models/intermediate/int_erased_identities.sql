@@ -3,7 +3,10 @@
         materialized='incremental',
         unique_key='erased_identity',
         incremental_strategy=truffle_upsert_strategy(),
-        post_hook=["{{ ga4_erase_identities_from(ref('stg_ga4__events'), 'event_date', this) }}"],
+        post_hook=[
+            "{{ ga4_erase_identities_from(ref('stg_ga4__events'), 'event_date', this) }}",
+            "{{ ga4_erase_identities_from(ref('int_device_logins_observed'), 'event_date', this) }}",
+        ],
     )
 }}
 
@@ -25,12 +28,12 @@ requests as (
     {%- endif %}
 ),
 
-staged_events as (
+-- every login seen, per day and device (small: logged-in devices only, not all of staging)
+device_logins as (
     select
         user_id,
         user_pseudo_id
-    from {{ ref('stg_ga4__events') }}
-    where user_id is not null and user_pseudo_id is not null
+    from {{ ref('int_device_logins_observed') }}
 ),
 
 -- the identities named in the requests
@@ -53,12 +56,12 @@ requested as (
 -- every device ever seen logged in as an erased user: its anonymous history is theirs too
 linked_devices as (
     select distinct
-        staged_events.user_pseudo_id as erased_identity,
+        device_logins.user_pseudo_id as erased_identity,
         'user_pseudo_id' as identity_type,
         requests.requested_date
-    from staged_events
+    from device_logins
     inner join requests
-        on staged_events.user_id = requests.user_id
+        on device_logins.user_id = requests.user_id
 ),
 
 identities as (
