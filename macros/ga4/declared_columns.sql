@@ -1,5 +1,5 @@
 {#- The event parameters and user properties that become typed columns, declared once in
-    dbt_project.yml (README: "Adding a parameter or a user property"):
+    dbt_project.yml (README: "Adding a parameter, a user property, a conversion event, a currency"):
       ga4_event_params         the standard parameters the models read (keep them)
       ga4_custom_event_params  your own parameters, one entry each
       ga4_user_properties      your user properties, one entry each
@@ -96,7 +96,7 @@
     {%- if execute and model.get('contract', {}).get('enforced') -%}
         {%- set listed = model.get('columns', {}) -%}
         {%- for entry in entries if entry.column not in listed -%}
-            {{ exceptions.raise_compiler_error("The declared column " ~ entry.column ~ " (" ~ entry.key ~ ") is not in the contract of " ~ model.name ~ ": add `- name: " ~ entry.column ~ "` with `data_type: " ~ ga4_declared_data_type(entry.type) ~ "` to its columns in the YAML beside " ~ model.original_file_path ~ " (README: Adding a parameter or a user property).") }}
+            {{ exceptions.raise_compiler_error("The declared column " ~ entry.column ~ " (" ~ entry.key ~ ") is not in the contract of " ~ model.name ~ ": add `- name: " ~ entry.column ~ "` with `data_type: " ~ ga4_declared_data_type(entry.type) ~ "` to its columns in the YAML beside " ~ model.original_file_path ~ " (README: Adding a parameter, a user property, a conversion event, a currency).") }}
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
