@@ -1,27 +1,45 @@
-{#- The first / last non-null value of an expression in a group, ordered by another. -#}
+{#- The first / last non-null value of an expression in a group, ordered by another.
+    `order_by`: a column, or a list of columns for a total order (a tie on the first is
+    broken by the next, so the pick is the same on every run and on both engines). -#}
 {% macro truffle_first_non_null(expression, order_by) -%}
-    {{ return(adapter.dispatch('truffle_first_non_null', 'random_truffle')(expression, order_by)) }}
+    {{ return(adapter.dispatch('truffle_first_non_null', 'random_truffle')(expression, truffle_order_columns(order_by))) }}
+{%- endmacro %}
+
+{% macro truffle_last_non_null(expression, order_by) -%}
+    {{ return(adapter.dispatch('truffle_last_non_null', 'random_truffle')(expression, truffle_order_columns(order_by))) }}
+{%- endmacro %}
+
+{% macro truffle_order_columns(order_by) -%}
+    {{ return([order_by] if order_by is string else order_by) }}
 {%- endmacro %}
 
 {% macro default__truffle_first_non_null(expression, order_by) -%}
-    arg_min({{ expression }}, {{ order_by }}) filter (where {{ expression }} is not null)
-{%- endmacro %}
-
-{% macro bigquery__truffle_first_non_null(expression, order_by) -%}
-    array_agg({{ expression }} ignore nulls order by {{ order_by }} limit 1)[safe_offset(0)]
-{%- endmacro %}
-
-
-{% macro truffle_last_non_null(expression, order_by) -%}
-    {{ return(adapter.dispatch('truffle_last_non_null', 'random_truffle')(expression, order_by)) }}
+    {{ exceptions.raise_compiler_error("truffle_first_non_null: no implementation for the " ~ target.type ~ " engine (duckdb and bigquery are supported).") }}
 {%- endmacro %}
 
 {% macro default__truffle_last_non_null(expression, order_by) -%}
-    arg_max({{ expression }}, {{ order_by }}) filter (where {{ expression }} is not null)
+    {{ exceptions.raise_compiler_error("truffle_last_non_null: no implementation for the " ~ target.type ~ " engine (duckdb and bigquery are supported).") }}
+{%- endmacro %}
+
+{#- DuckDB: arg_min / arg_max over a row value compare column by column. -#}
+{% macro duckdb__truffle_order_key(order_by) -%}
+    {{ order_by[0] if order_by | length == 1 else 'row(' ~ order_by | join(', ') ~ ')' }}
+{%- endmacro %}
+
+{% macro duckdb__truffle_first_non_null(expression, order_by) -%}
+    arg_min({{ expression }}, {{ duckdb__truffle_order_key(order_by) }}) filter (where {{ expression }} is not null)
+{%- endmacro %}
+
+{% macro duckdb__truffle_last_non_null(expression, order_by) -%}
+    arg_max({{ expression }}, {{ duckdb__truffle_order_key(order_by) }}) filter (where {{ expression }} is not null)
+{%- endmacro %}
+
+{% macro bigquery__truffle_first_non_null(expression, order_by) -%}
+    array_agg({{ expression }} ignore nulls order by {{ order_by | join(', ') }} limit 1)[safe_offset(0)]
 {%- endmacro %}
 
 {% macro bigquery__truffle_last_non_null(expression, order_by) -%}
-    array_agg({{ expression }} ignore nulls order by {{ order_by }} desc limit 1)[safe_offset(0)]
+    array_agg({{ expression }} ignore nulls order by {{ order_by | join(' desc, ') }} desc limit 1)[safe_offset(0)]
 {%- endmacro %}
 
 

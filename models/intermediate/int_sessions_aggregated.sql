@@ -18,6 +18,8 @@
 }}
 
 {%- set reach = ga4_session_reach(this) if ga4_is_incremental() else none %}
+{#- a session's first / last value: by event time, ties broken by the event key -#}
+{%- set event_order = ['event_timestamp_micros', 'event_key'] %}
 
 with
 
@@ -57,7 +59,7 @@ aggregated as (
         min(user_pseudo_id) as user_pseudo_id,
         min(stream_id) as stream_id,
         min(ga_session_id) as ga_session_id,
-        {{ truffle_last_non_null('user_id', 'event_timestamp_micros') }} as user_id,
+        {{ truffle_last_non_null('user_id', event_order) }} as user_id,
         min(unified_user_id) as device_unified_user_id,
         min(event_at) as session_start_at,
         max(event_at) as session_end_at,
@@ -74,27 +76,27 @@ aggregated as (
         {{ dbt.bool_or('is_active_user') }} as is_active_user_flag,
         {{ dbt.bool_or("ads_consent_status = 'denied'") }} as has_ads_denied,
         {{ dbt.bool_or("ads_consent_status = 'granted'") }} as has_ads_granted,
-        {{ truffle_first_non_null('page_location', 'event_timestamp_micros') }} as landing_page_location,
-        {{ truffle_first_non_null('page_path', 'event_timestamp_micros') }} as landing_page_path,
-        {{ truffle_last_non_null('page_path', 'event_timestamp_micros') }} as exit_page_path,
-        {{ truffle_first_non_null('platform', 'event_timestamp_micros') }} as platform,
-        {{ truffle_first_non_null('device_category', 'event_timestamp_micros') }} as device_category,
-        {{ truffle_first_non_null('device_operating_system', 'event_timestamp_micros') }} as device_operating_system,
-        {{ truffle_first_non_null('device_browser', 'event_timestamp_micros') }} as device_browser,
-        {{ truffle_first_non_null('device_language', 'event_timestamp_micros') }} as device_language,
-        {{ truffle_first_non_null('geo_country', 'event_timestamp_micros') }} as country,
-        {{ truffle_first_non_null('geo_region', 'event_timestamp_micros') }} as region,
-        {{ truffle_first_non_null('geo_city', 'event_timestamp_micros') }} as city,
-        {{ truffle_first_non_null('last_click_source', 'event_timestamp_micros') }} as last_click_source,
-        {{ truffle_first_non_null('last_click_medium', 'event_timestamp_micros') }} as last_click_medium,
-        {{ truffle_first_non_null('last_click_campaign', 'event_timestamp_micros') }} as last_click_campaign,
-        {{ truffle_first_non_null('last_click_channel_group', 'event_timestamp_micros') }} as last_click_channel_group,
-        {{ truffle_first_non_null('event_source', 'event_timestamp_micros') }} as event_source,
-        {{ truffle_first_non_null('event_medium', 'event_timestamp_micros') }} as event_medium,
-        {{ truffle_first_non_null('event_campaign', 'event_timestamp_micros') }} as event_campaign,
-        {{ truffle_first_non_null('first_touch_source', 'event_timestamp_micros') }} as first_touch_source,
-        {{ truffle_first_non_null('first_touch_medium', 'event_timestamp_micros') }} as first_touch_medium,
-        {{ truffle_first_non_null('first_touch_campaign', 'event_timestamp_micros') }} as first_touch_campaign
+        {{ truffle_first_non_null('page_location', event_order) }} as landing_page_location,
+        {{ truffle_first_non_null('page_path', event_order) }} as landing_page_path,
+        {{ truffle_last_non_null('page_path', event_order) }} as exit_page_path,
+        {{ truffle_first_non_null('platform', event_order) }} as platform,
+        {{ truffle_first_non_null('device_category', event_order) }} as device_category,
+        {{ truffle_first_non_null('device_operating_system', event_order) }} as device_operating_system,
+        {{ truffle_first_non_null('device_browser', event_order) }} as device_browser,
+        {{ truffle_first_non_null('device_language', event_order) }} as device_language,
+        {{ truffle_first_non_null('geo_country', event_order) }} as country,
+        {{ truffle_first_non_null('geo_region', event_order) }} as region,
+        {{ truffle_first_non_null('geo_city', event_order) }} as city,
+        {{ truffle_first_non_null('last_click_source', event_order) }} as last_click_source,
+        {{ truffle_first_non_null('last_click_medium', event_order) }} as last_click_medium,
+        {{ truffle_first_non_null('last_click_campaign', event_order) }} as last_click_campaign,
+        {{ truffle_first_non_null('last_click_channel_group', event_order) }} as last_click_channel_group,
+        {{ truffle_first_non_null('event_source', event_order) }} as event_source,
+        {{ truffle_first_non_null('event_medium', event_order) }} as event_medium,
+        {{ truffle_first_non_null('event_campaign', event_order) }} as event_campaign,
+        {{ truffle_first_non_null('first_touch_source', event_order) }} as first_touch_source,
+        {{ truffle_first_non_null('first_touch_medium', event_order) }} as first_touch_medium,
+        {{ truffle_first_non_null('first_touch_campaign', event_order) }} as first_touch_campaign
     from event_traffic
     group by session_key
 ),

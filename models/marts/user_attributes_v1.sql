@@ -12,6 +12,9 @@
 {%- set user_properties = ga4_declared_user_properties() %}
 {{ ga4_require_declared_contract_columns(user_properties) }}
 
+{#- a user's first / last value: by session start, ties broken by the session key -#}
+{%- set session_order = ['session_start_at', 'session_key'] %}
+
 with
 
 sessions as (
@@ -33,7 +36,7 @@ user_property_values as (
     select
         unified_user_id,
         {%- for property in user_properties %}
-        {{ truffle_last_non_null(property.column, 'event_timestamp_micros') }} as {{ property.column }}{{ ',' if not loop.last }}
+        {{ truffle_last_non_null(property.column, ['event_timestamp_micros', 'event_key']) }} as {{ property.column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from events
     where unified_user_id is not null
@@ -64,20 +67,20 @@ user_sessions as (
         count(distinct user_pseudo_id) as device_count,
         max(user_id) as user_id,
         {{ dbt.bool_or('is_active_user') }} as is_active_user,
-        {{ truffle_first_non_null('first_touch_source', 'session_start_at') }} as export_first_touch_source,
-        {{ truffle_first_non_null('first_touch_medium', 'session_start_at') }} as export_first_touch_medium,
-        {{ truffle_first_non_null('first_touch_campaign', 'session_start_at') }} as export_first_touch_campaign,
-        {{ truffle_first_non_null('session_source', 'session_start_at') }} as first_session_source,
-        {{ truffle_first_non_null('session_medium', 'session_start_at') }} as first_session_medium,
-        {{ truffle_first_non_null('session_campaign', 'session_start_at') }} as first_session_campaign,
-        {{ truffle_last_non_null('session_source', 'session_start_at') }} as last_touch_source,
-        {{ truffle_last_non_null('session_medium', 'session_start_at') }} as last_touch_medium,
-        {{ truffle_last_non_null('session_campaign', 'session_start_at') }} as last_touch_campaign,
-        {{ truffle_last_non_null('session_default_channel_group', 'session_start_at') }} as last_touch_channel_group,
-        {{ truffle_last_non_null('country', 'session_start_at') }} as country,
-        {{ truffle_last_non_null('device_category', 'session_start_at') }} as device_category,
-        {{ truffle_last_non_null('platform', 'session_start_at') }} as platform,
-        {{ truffle_last_non_null('ads_consent_status', 'session_start_at') }} as ads_consent_status
+        {{ truffle_first_non_null('first_touch_source', session_order) }} as export_first_touch_source,
+        {{ truffle_first_non_null('first_touch_medium', session_order) }} as export_first_touch_medium,
+        {{ truffle_first_non_null('first_touch_campaign', session_order) }} as export_first_touch_campaign,
+        {{ truffle_first_non_null('session_source', session_order) }} as first_session_source,
+        {{ truffle_first_non_null('session_medium', session_order) }} as first_session_medium,
+        {{ truffle_first_non_null('session_campaign', session_order) }} as first_session_campaign,
+        {{ truffle_last_non_null('session_source', session_order) }} as last_touch_source,
+        {{ truffle_last_non_null('session_medium', session_order) }} as last_touch_medium,
+        {{ truffle_last_non_null('session_campaign', session_order) }} as last_touch_campaign,
+        {{ truffle_last_non_null('session_default_channel_group', session_order) }} as last_touch_channel_group,
+        {{ truffle_last_non_null('country', session_order) }} as country,
+        {{ truffle_last_non_null('device_category', session_order) }} as device_category,
+        {{ truffle_last_non_null('platform', session_order) }} as platform,
+        {{ truffle_last_non_null('ads_consent_status', session_order) }} as ads_consent_status
     from sessions
     group by unified_user_id
 ),
