@@ -12,9 +12,7 @@ import yaml
 from tests.orchestrate.conftest import REPO, Warehouse
 
 EXCLUDED = set(
-    yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"][
-        "ga4_page_query_params_excluded"
-    ]
+    yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"]["ga4_page_query_params_excluded"]
 )
 
 
