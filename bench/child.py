@@ -77,7 +77,7 @@ def run_raw(spec: dict) -> dict:
     for stale in (database, database.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
     connection = duckdb.connect(str(database))
-    # The same session settings the profile gives dbt (profiles.example.yml, duckdb target).
+    # The same session settings the profile gives dbt (profiles.yml, duckdb target).
     for name, value in (spec.get("settings") or {}).items():
         connection.execute(f"set {name} = '{value}'")
     started = time.perf_counter()

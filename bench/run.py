@@ -90,7 +90,7 @@ def profile_settings() -> dict[str, str]:
     """The DuckDB session settings the profile gives dbt, so the raw pass runs with them too."""
     import yaml
 
-    document = yaml.safe_load((REPO / "profiles.example.yml").read_text())
+    document = yaml.safe_load((REPO / "profiles.yml").read_text())
     output = document["random_truffle"]["outputs"]["duckdb"]
     settings = {}
     for name, value in (output.get("settings") or {}).items():

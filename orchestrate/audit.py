@@ -178,14 +178,14 @@ def audit_nightly(
     measure_bytes: bool = True,
 ) -> list[Statement]:
     """Compile the nightly's models and tests with its variables and audit each statement."""
-    from orchestrate.engines import engine_for
+    from orchestrate.engines import engine_for, target_type
 
     target_path = settings.project_dir / "target" / "audit"
     run = run_dbt(["compile"], settings, target_path=target_path, extra_vars=variables, quiet=True)
     manifest = json.loads((run.target_path / "manifest.json").read_text())
     compiled = {result.unique_id for result in run.results}
     partitioned = partitioned_tables(manifest)
-    dialect = DIALECTS.get(settings.target_name, "duckdb")
+    dialect = DIALECTS.get(target_type(settings), "duckdb")
     engine = engine_for(settings) if measure_bytes else None
     statements = []
     for unique_id in sorted(compiled, key=lambda uid: (not uid.startswith("model."), uid)):

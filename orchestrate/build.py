@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import duckdb
 from rich.table import Table
 
-from orchestrate.console import CliError, console
+from orchestrate.console import CliError, console, print_table
 from orchestrate.cost import CostLine, Thresholds, compiled_nodes, measure, sort_lines
 from orchestrate.dbt import DbtRun, DbtUsageError, check_project, run_dbt
-from orchestrate.engines import engine_for
+from orchestrate.engines import engine_for, target_type
 from orchestrate.run_dates import pinned_vars, resolve_run_date
 from orchestrate.settings import Settings
 
@@ -23,7 +23,7 @@ def require_export(settings: Settings) -> None:
     """On DuckDB the export is a folder of files: say so plainly when it is missing or empty
     (after the project and profile checks: configuration first)."""
     check_project(settings)
-    if settings.target_name != "duckdb":
+    if target_type(settings) != "duckdb":
         return
     folder = settings.export_path
     if not any(next(folder.glob(pattern), None) for pattern in EXPORT_PATTERNS):
@@ -32,6 +32,27 @@ def require_export(settings: Settings) -> None:
             "Point the variable ga4_export_path at your export folder (--vars "
             "'{ga4_export_path: ...}'), or run `truffle demo-data` to generate one."
         )
+
+
+class WarehouseMissing(CliError):
+    """The DuckDB warehouse file is not there yet (exit code 2)."""
+
+
+def require_warehouse(settings: Settings) -> None:
+    """On DuckDB, the warehouse file exists (else one line: WarehouseMissing)."""
+    if target_type(settings) == "duckdb" and not settings.warehouse_path.is_file():
+        raise WarehouseMissing(
+            f"the warehouse {settings.warehouse_path} does not exist yet: nothing to measure "
+            "against; build it first (truffle build)"
+        )
+
+
+def wants_cost_check(settings: Settings, explicit: bool) -> bool:
+    """Whether a build measures its models first. BigQuery: always (a free dry run per
+    model). DuckDB: only when a limit was asked for (`explicit`: --warn-mb / --max-mb or the
+    project's truffle_cost_* variables), as measuring there runs every model's query once
+    more before the build runs it again; `truffle cost` measures on demand."""
+    return explicit or target_type(settings) != "duckdb"
 
 
 @dataclass
@@ -50,7 +71,10 @@ def check_costs(
     extra_vars: dict[str, object] | None = None,
     parameters=None,
 ) -> list[CostLine]:
-    """Compile the selection and measure each model (and analysis) it contains."""
+    """Compile the selection and measure each model (and analysis) it contains. On DuckDB a
+    warehouse that does not exist yet is one line (WarehouseMissing), not a Catalog Error per
+    model."""
+    require_warehouse(settings)
     target_path = settings.project_dir / "target" / "cost"
     args = ["compile"]
     if select:
@@ -80,7 +104,7 @@ def model_row_counts(settings: Settings, run: DbtRun) -> dict[str, int]:
     """Rows in each table the run built (DuckDB: counted; BigQuery: as dbt reports them)."""
     counts: dict[str, int] = {}
     built = [r for r in run.results if r.resource_type == "model" and r.status == "success"]
-    if settings.target_name != "duckdb":
+    if target_type(settings) != "duckdb":
         return {r.name: r.rows_affected for r in built if r.rows_affected is not None}
     manifest_path = run.target_path / "manifest.json"
     if not built or not manifest_path.is_file() or not settings.warehouse_path.is_file():
@@ -128,7 +152,11 @@ def build(
     if thresholds is not None:
         if not quiet:
             console.print("Checking what each model would read...")
-        costs = check_costs(settings, thresholds, select=select, extra_vars=variables)
+        try:
+            costs = check_costs(settings, thresholds, select=select, extra_vars=variables)
+        except WarehouseMissing:
+            if not quiet:
+                console.print("Cost check skipped: a first build (no warehouse to measure yet).")
         if not allow_expensive:
             refuse_expensive(costs)
     args = ["build"]
@@ -165,7 +193,7 @@ def print_summary(outcome: BuildOutcome) -> None:
             f"{rows:,}" if resource_type in ("model", "seed") else "",
             f"{sum(result.execution_time for result in results):.1f}",
         )
-    console.print(table)
+    print_table(table)
     print_deletions(outcome.run.deletions)
     if outcome.costs:
         print_costs(outcome.costs, title="cost check (before the build)")
@@ -191,7 +219,7 @@ def print_deletions(deletions: list[dict[str, object]]) -> None:
             days,
             status,
         )
-    console.print(table)
+    print_table(table)
 
 
 def print_costs(lines: list[CostLine], title: str = "cost") -> None:
@@ -208,4 +236,4 @@ def print_costs(lines: list[CostLine], title: str = "cost") -> None:
             f"{line.thresholds.warn_mb:g} / {line.thresholds.max_mb:g}",
             line.note,
         )
-    console.print(table)
+    print_table(table)

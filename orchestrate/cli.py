@@ -71,7 +71,9 @@ def main(
     ] = None,
     profiles_dir: Annotated[
         Path | None,
-        typer.Option(help="Folder holding profiles.yml (default: the project's profiles/)."),
+        typer.Option(
+            help="Folder holding profiles.yml [$DBT_PROFILES_DIR, else the project folder]."
+        ),
     ] = None,
     target: Annotated[
         str | None, typer.Option(help="Profile target: duckdb (default) or bigquery.")
@@ -225,7 +227,7 @@ FullChecks = Annotated[
     ),
 ]
 JsonOutput = Annotated[
-    bool, typer.Option("--json", help="Print the run summary as JSON on stdout (dbt quiet).")
+    bool, typer.Option("--json", help="Print the result as JSON on stdout (dbt quiet).")
 ]
 RunDate = Annotated[
     str | None,
@@ -239,6 +241,16 @@ RunDate = Annotated[
 def _thresholds(warn_mb: float | None, max_mb: float | None) -> Thresholds:
 
     return project_thresholds(state.settings.project_dir, warn_mb, max_mb)
+
+
+def _build_thresholds(warn_mb: float | None, max_mb: float | None) -> Thresholds | None:
+    """The cost limits of a building command, or None when it skips the check (DuckDB with
+    no limit asked for: build.wants_cost_check)."""
+    from orchestrate.build import wants_cost_check
+
+    thresholds = _thresholds(warn_mb, max_mb)
+    explicit = warn_mb is not None or max_mb is not None or thresholds != Thresholds()
+    return thresholds if wants_cost_check(state.settings, explicit) else None
 
 
 @app.command()
@@ -269,7 +281,7 @@ def build(
             select=select,
             full_refresh=full_refresh,
             run_date=day,
-            thresholds=_thresholds(warn_mb, max_mb),
+            thresholds=_build_thresholds(warn_mb, max_mb),
             allow_expensive=allow_expensive,
             allow_deletes=allow_deletes,
             full_checks=full_checks,
@@ -338,7 +350,7 @@ def nightly(
     def action() -> int:
         code, result = run_nightly(
             state.settings,
-            _thresholds(warn_mb, max_mb),
+            _build_thresholds(warn_mb, max_mb),
             run_date=day,
             allow_expensive=allow_expensive,
             allow_deletes=allow_deletes,
@@ -396,7 +408,7 @@ def backfill(
         assert first is not None and last is not None
         outcome = run_backfill(
             state.settings,
-            _thresholds(warn_mb, max_mb),
+            _build_thresholds(warn_mb, max_mb),
             first,
             last,
             allow_expensive=allow_expensive,
@@ -472,7 +484,7 @@ def cost(
     DuckDB: measured by DuckDB's profiler running the query read-only. BigQuery: a dry-run
     job. Exit 1 if any is over the fail threshold. With --nightly: the next nightly's
     statements and the days each reads (exit 0; the flags are information)."""
-    from orchestrate.build import check_costs, print_costs
+    from orchestrate.build import check_costs, print_costs, require_warehouse
     from orchestrate.queries import analysis_parameters_for_cost, measure_sql_files
 
     day = _parse_date(run_date)
@@ -488,6 +500,7 @@ def cost(
                 print_audit(audit)
             return 0
         thresholds = _thresholds(warn_mb, max_mb)
+        require_warehouse(state.settings)
         lines = []
         if select or not sql:
             lines = check_costs(
@@ -505,8 +518,12 @@ def cost(
             memory_limit=memory_limit,
         )
         lines.sort(key=lambda line: (-(line.bytes_read or -1), line.name))
-        print_costs(lines)
         failing = [line for line in lines if line.status == "fail"]
+        if json_output:
+            document = {"costs": [line.as_dict() for line in lines], "success": not failing}
+            print(json.dumps(document, indent=2))
+            return 1 if failing else 0
+        print_costs(lines)
         if failing:
             raise CliError(
                 f"{len(failing)} over the fail threshold: "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from orchestrate.console import CliError, console
 from orchestrate.dbt import run_dbt
+from orchestrate.engines import target_type
 from orchestrate.settings import Settings
 
 
@@ -77,11 +78,15 @@ def compile_command(
 ) -> int:
     """The body of `truffle compile`; returns the exit code."""
     if offline:
-        if settings.target_name != "bigquery":
+        if target_type(settings) != "bigquery":
             raise CliError(
                 "--offline renders BigQuery SQL: use it with --target bigquery (DuckDB "
                 "compiles locally without it)"
             )
+        from orchestrate.extras import require_bigquery
+
+        modules = ("dbt.adapters.bigquery", "zetasql") if analyze else ("dbt.adapters.bigquery",)
+        require_bigquery("the offline BigQuery proof", *modules)
         out = (out_dir or settings.project_dir / "target" / "bigquery").resolve()
         console.print("rendering the BigQuery SQL of every model and analysis, offline ...")
         result = render_offline(settings, out, analyze=analyze)

@@ -20,6 +20,21 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
+def print_table(table: object, to: Console | None = None) -> None:
+    """Print a rich Table whole: as wide as its widest cells need (never narrower than the
+    terminal), so headers and dates are not cut to `…` on a narrow or non-terminal output."""
+    from rich.measure import Measurement
+
+    target = to or console
+    unbounded = target.options.update_width(100_000)
+    needed = Measurement.get(target, unbounded, table).maximum  # type: ignore[arg-type]
+    if needed <= target.width:
+        target.print(table)
+        return
+    wide = Console(file=target.file, width=needed, highlight=False, soft_wrap=True)
+    wide.print(table)
+
+
 def plain(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     """Text from a user, a file or an engine, made safe to print: one line, no control
     characters, not too long, Rich markup escaped (shown as written, never interpreted)."""

@@ -233,9 +233,44 @@ def check_project(settings: Settings) -> None:
         )
     if not (settings.profiles_dir / "profiles.yml").is_file():
         raise DbtUsageError(
-            f"No profiles.yml in {settings.profiles_dir}: pass --profiles-dir (see "
-            "profiles.example.yml)."
+            f"No profiles.yml in {settings.profiles_dir}: pass --profiles-dir (the project's "
+            "own is profiles.yml at its root)."
         )
+
+
+def _selection(args: Sequence[str]) -> list[str]:
+    """The values given to --select / -s in a dbt command line."""
+    values: list[str] = []
+    taking = False
+    for arg in args:
+        if arg in ("--select", "-s"):
+            taking = True
+        elif arg.startswith("-"):
+            taking = False
+        elif taking:
+            values.append(arg)
+    return values
+
+
+def _target_checked(settings: Settings) -> str:
+    """The target's engine (its profile `type`), after what dbt would otherwise report as a
+    traceback or a cryptic line: the BigQuery extra installed, the key file there."""
+    from orchestrate.engines import ProfileError, check_keyfile, profile_target
+
+    assert settings.profiles_dir is not None
+    try:
+        output = profile_target(settings.profiles_dir, settings.target_name)
+    except ProfileError as error:
+        raise DbtUsageError(str(error)) from None
+    if output.get("type") == "bigquery":
+        from orchestrate.extras import require_bigquery
+
+        require_bigquery("dbt on BigQuery", "dbt.adapters.bigquery")
+        try:
+            check_keyfile(output, f"target {settings.target_name!r}")
+        except ProfileError as error:
+            raise DbtUsageError(str(error)) from None
+    return str(output.get("type"))
 
 
 def run_dbt(
@@ -281,7 +316,8 @@ def run_dbt(
 
     # The profile reads the warehouse file from TRUFFLE_DUCKDB_PATH: set it for this call only.
     previous = os.environ.get("TRUFFLE_DUCKDB_PATH")
-    if settings.target_name == "duckdb":
+    engine = _target_checked(settings)
+    if engine == "duckdb":
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
         wait_for_warehouse(settings.warehouse_path)
     os.environ["TRUFFLE_DUCKDB_PATH"] = str(settings.warehouse_path)
@@ -298,6 +334,12 @@ def run_dbt(
     if result.exception is not None:
         raise DbtUsageError(_first_line(result.exception))
     results, elapsed = read_run_results(target_path)
+    selection = _selection(args)
+    if selection and not results:
+        raise DbtUsageError(
+            f"the selection {' '.join(selection)!r} matches nothing: check the names "
+            "(dbt ls --select ... lists what a selection picks)"
+        )
     if not result.success and not any(node.failed for node in results):
         # dbt stopped before running nodes (compilation or profile error) without raising.
         raise DbtUsageError(

@@ -36,7 +36,9 @@ def write_demo_export(out_dir: Path, config: GeneratorConfig) -> dict:
 
 def run_demo(settings: Settings, config: GeneratorConfig) -> int:
     """Generate the export, build the whole warehouse on DuckDB, print the KPI summary."""
-    if settings.target_name != "duckdb":
+    from orchestrate.engines import target_type
+
+    if target_type(settings) != "duckdb":
         raise CliError("the demo runs on the embedded DuckDB target; drop --target.")
     manifest = write_demo_export(settings.export_path, config)
     console.print(f"  {manifest['raw_rows']:,} raw export rows written\n")
@@ -66,8 +68,7 @@ def run_demo(settings: Settings, config: GeneratorConfig) -> int:
         "read_only=True).sql('select * from daily_kpis order by kpi_date').show()\"\n"
         "  .venv/bin/truffle build --select sessions+    # rebuild a mart and what depends on it\n"
         "  .venv/bin/truffle report --last 7 --currency MXN --output week.html\n"
-        "  .venv/bin/dbt docs generate --profiles-dir profiles && "
-        ".venv/bin/dbt docs serve --profiles-dir profiles\n"
+        "  .venv/bin/dbt docs generate && .venv/bin/dbt docs serve\n"
         "  make test                                     # lint, dbt build on real GA4 data, pytest"
     )
     return 0

@@ -432,7 +432,8 @@ class BigQueryEngine:
             from google.oauth2.credentials import Credentials
 
             return Credentials(self.token)
-        if self.keyfile and self.method in (None, "service-account"):
+        if self.method in (None, "service-account"):
+            check_keyfile({"type": "bigquery", "keyfile": self.keyfile}, "the BigQuery target")
             from google.oauth2 import service_account
 
             return service_account.Credentials.from_service_account_file(self.keyfile)
@@ -441,13 +442,12 @@ class BigQueryEngine:
     @property
     def client(self) -> Any:
         if self._client is None:
-            try:
-                from google.api_core.client_options import ClientOptions
-                from google.cloud import bigquery
-            except ImportError as error:
-                raise QueryFailed(
-                    "google-cloud-bigquery is not installed: pip install dbt-bigquery"
-                ) from error
+            from orchestrate.extras import require_bigquery
+
+            require_bigquery("a query on BigQuery", "google.cloud.bigquery")
+            from google.api_core.client_options import ClientOptions
+            from google.cloud import bigquery
+
             try:
                 self._client = bigquery.Client(
                     project=self.project,
@@ -457,6 +457,8 @@ class BigQueryEngine:
                         ClientOptions(api_endpoint=self.api_endpoint) if self.api_endpoint else None
                     ),
                 )
+            except ProfileError:
+                raise
             except Exception as error:  # no credentials, unreadable key file, ...
                 raise QueryFailed(
                     f"cannot connect to BigQuery: {_one_line(error)} (check the profile's "
@@ -592,6 +594,29 @@ def profile_target(profiles_dir: Path, target: str) -> dict[str, Any]:
                 ) from None
         rendered[key] = value
     return rendered
+
+
+def check_keyfile(output: dict[str, Any], where: str) -> None:
+    """A BigQuery output authenticating by service-account key (the default method) names a
+    key file that exists: one line saying so, instead of the client's `No such file: ''`."""
+    if output.get("type") != "bigquery" or output.get("api_endpoint"):
+        return  # not BigQuery, or an emulator (no credentials)
+    if (output.get("method") or "service-account") != "service-account":
+        return
+    keyfile = str(output.get("keyfile") or "")
+    if not keyfile or not Path(keyfile).expanduser().is_file():
+        shown = repr(keyfile[:200]) if keyfile else "(none: TRUFFLE_BQ_KEYFILE is not set)"
+        raise ProfileError(
+            f"{where}: the BigQuery key file {shown} does not exist; set TRUFFLE_BQ_KEYFILE to "
+            "a service-account JSON key file, or use TRUFFLE_BQ_METHOD=oauth"
+        )
+
+
+def target_type(settings: Settings) -> str:
+    """The engine of the settings' target as its profile's `type` says (duckdb, bigquery),
+    whatever the target is called: a BigQuery target named `prod` runs on BigQuery."""
+    assert settings.profiles_dir is not None
+    return str(profile_target(settings.profiles_dir, settings.target_name).get("type"))
 
 
 def engine_for(settings: Settings, *, memory_limit: str | None = None) -> Engine:

@@ -182,7 +182,7 @@ def plan(
 
 def nightly(
     settings: Settings,
-    thresholds: Thresholds,
+    thresholds: Thresholds | None,
     *,
     run_date: dt.date | None = None,
     allow_expensive: bool = False,
@@ -260,7 +260,7 @@ def nightly(
 
 def backfill(
     settings: Settings,
-    thresholds: Thresholds,
+    thresholds: Thresholds | None,
     start: dt.date,
     end: dt.date,
     *,

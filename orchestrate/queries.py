@@ -19,13 +19,14 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrate.analyses import Analysis, ParameterError, load_analyses, resolve_parameters
-from orchestrate.console import CliError, plain
+from orchestrate.console import CliError, plain, print_table
 from orchestrate.cost import CompiledNode, CostLine, Thresholds, measure
 from orchestrate.dbt import run_dbt
 from orchestrate.engines import DEFAULT_TIMEOUT_SECONDS, Engine, QueryResult, profile_target
@@ -68,10 +69,11 @@ def session_date_range(engine: Engine) -> tuple[dt.date, dt.date]:
     return oldest, newest
 
 
+PARSE_STATE = "partial_parse.msgpack"  # dbt's saved parse, kept in the cache between compiles
 CACHE_INPUTS = ("analyses", "macros", "models", "seeds", "dbt_project.yml", "packages.yml")
 
 
-def _compile_key(settings: Settings, analysis: Analysis) -> str:
+def _compile_key(settings: Settings) -> str:
     """What the compiled SQL depends on: the project's files, the variables and the target's
     connection (for DuckDB, the warehouse's catalog name: its file name)."""
     digest = hashlib.sha256()
@@ -86,42 +88,55 @@ def _compile_key(settings: Settings, analysis: Analysis) -> str:
     output = dict(profile_target(settings.profiles_dir, settings.target_name))
     if output.get("type") == "duckdb":
         output["path"] = settings.warehouse_path.stem
-    identity = [analysis.name, settings.target_name, output, settings.dbt_vars()]
+    identity = [settings.target_name, output, settings.dbt_vars()]
     digest.update(json.dumps(identity, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:20]
 
 
 def compile_analysis(settings: Settings, analysis: Analysis) -> str:
-    """The analysis's SQL for the target (refs resolved, parameters as placeholders),
-    compiled by dbt once and cached under target/query_cache/ for the same project files,
-    variables and target. dbt compiles against a stand-in of the warehouse (an empty file of
-    the same name in a temporary folder), so it never opens, let alone locks, the real one."""
+    """The analysis's SQL for the target (refs resolved, parameters as placeholders), from
+    target/query_cache/ when the project files, variables and target are those it was compiled
+    for. Otherwise dbt compiles every analysis in one invocation (one project parse, the slow
+    part, itself partial from the previous compile's parse state) and caches them all, so only
+    the first query after a change waits for dbt. dbt compiles against a stand-in of the
+    warehouse (a path of the same file name under the cache, which `compile
+    --no-populate-cache` never opens), so it never opens, let alone locks, the real one."""
     cache = settings.project_dir / "target" / "query_cache"
-    cached = cache / f"{analysis.name}-{_compile_key(settings, analysis)}.sql"
+    key = _compile_key(settings)
+    cached = cache / f"{analysis.name}-{key}.sql"
     if cached.is_file():
         return cached.read_text()
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="compile-", dir=cache) as folder:
         scratch = Path(folder)
+        # one stand-in path for every compile: dbt's partial parse state stays valid across them
         stand_in = dataclasses.replace(
-            settings, duckdb_path=scratch / "warehouse" / settings.warehouse_path.name
+            settings, duckdb_path=cache / "stand_in" / settings.warehouse_path.name
         )
         target_path = scratch / "target"
+        parse_state = cache / PARSE_STATE
+        if parse_state.is_file():
+            target_path.mkdir()
+            with contextlib.suppress(OSError):
+                shutil.copyfile(parse_state, target_path / PARSE_STATE)
         run = run_dbt(
-            ["compile", "--select", analysis.name, "--no-populate-cache"],
+            ["compile", "--select", "resource_type:analysis", "--no-populate-cache"],
             stand_in,
             target_path=target_path,
             quiet=True,
         )
-        compiled = target_path / "compiled" / "random_truffle" / "analyses" / f"{analysis.name}.sql"
-        if not run.success or not compiled.is_file():
+        compiled_dir = target_path / "compiled" / "random_truffle" / "analyses"
+        if not run.success or not (compiled_dir / f"{analysis.name}.sql").is_file():
             raise CliError(f"dbt could not compile {analysis.name}: {run.failure_report()}", 1)
-        sql = compiled.read_text()
-        partial = scratch / f"{cached.name}.partial"
-        partial.write_text(sql)
-        os.replace(partial, cached)  # atomic: a concurrent reader sees all of it or nothing
-    _prune(cache, analysis.name, keep=cached)
-    return sql
+        for compiled in sorted(compiled_dir.glob("*.sql")):
+            partial = scratch / f"{compiled.stem}.partial"
+            partial.write_text(compiled.read_text())
+            # atomic: a concurrent reader sees all of it or nothing
+            os.replace(partial, cache / f"{compiled.stem}-{key}.sql")
+            _prune(cache, compiled.stem, keep=cache / f"{compiled.stem}-{key}.sql")
+        if (target_path / PARSE_STATE).is_file():
+            os.replace(target_path / PARSE_STATE, parse_state)  # atomic, as the SQL above
+    return cached.read_text()
 
 
 def _prune(cache: Path, name: str, *, keep: Path, older_than_days: float = 1.0) -> None:
@@ -265,7 +280,7 @@ def print_catalogue(settings: Settings, name: str | None) -> int:
             default = parameter.default
             shown = ",".join(default) if isinstance(default, list) else str(default)
             table.add_row(parameter.name, parameter.type, shown, parameter.description + choices)
-        console.print(table)
+        print_table(table)
         if analysis.secret_parameters:
             console.print(f"  needs {SALT_VARIABLE} in the environment")
         console.print(
@@ -309,7 +324,7 @@ def run_command(
 ) -> int:
     """`truffle query`: one analysis or one SQL file, guarded, cost-checked, bound, limited."""
     from orchestrate.analyses import parse_assignments
-    from orchestrate.console import console, error_console
+    from orchestrate.console import error_console
     from orchestrate.engines import engine_for
 
     if bool(name) == bool(sql_file):
@@ -355,7 +370,7 @@ def run_command(
             table.add_column(plain(column, 120))
         for row in result.rows:
             table.add_row(*[_cell(value) for value in row])
-        console.print(table)
+        print_table(table)
     else:
         try:
             text = render(result, output_format, output)

@@ -67,9 +67,9 @@ def resolve_run_date(settings: Settings, given: dt.date | None = None) -> dt.dat
 
 def newest_export_day(settings: Settings) -> dt.date | None:
     """The newest daily or intraday shard of the export."""
-    if settings.target_name == "bigquery":
-        from orchestrate.engines import engine_for
+    from orchestrate.engines import engine_for, target_type
 
+    if target_type(settings) == "bigquery":
         project = project_var(settings, "ga4_project") or ""
         dataset = project_var(settings, "ga4_dataset")
         prefix = f"`{project}`.{dataset}" if project else str(dataset)
@@ -95,9 +95,9 @@ def newest_export_day(settings: Settings) -> dt.date | None:
 def newest_loaded_day(settings: Settings) -> dt.date | None:
     """The newest event day the warehouse holds (the events mart), or None before the first
     build: where the last successful run got to."""
-    if settings.target_name == "bigquery":
-        from orchestrate.engines import engine_for, profile_target
+    from orchestrate.engines import engine_for, profile_target, target_type
 
+    if target_type(settings) == "bigquery":
         profile = profile_target(settings.profiles_dir, settings.target_name)  # type: ignore[arg-type]
         result = engine_for(settings).run(
             "select max(partition_id) from "

@@ -21,6 +21,17 @@ def default_project_dir() -> Path:
     return PACKAGE_DIR.parent
 
 
+def default_profiles_dir(project_dir: Path) -> Path:
+    """Where plain dbt finds the profile too: the project folder's profiles.yml (a project laid
+    out before it moved there keeps working from its profiles/ folder)."""
+    if (
+        not (project_dir / "profiles.yml").is_file()
+        and (project_dir / "profiles" / "profiles.yml").is_file()
+    ):
+        return project_dir / "profiles"
+    return project_dir
+
+
 @dataclass
 class Settings:
     """One invocation's view of the project (the CLI's global options)."""
@@ -40,7 +51,7 @@ class Settings:
             self.duckdb_path = (self.project_dir / self.duckdb_path).resolve()
         if self.profiles_dir is None:
             env = os.environ.get("DBT_PROFILES_DIR")
-            self.profiles_dir = Path(env) if env else self.project_dir / "profiles"
+            self.profiles_dir = Path(env) if env else default_profiles_dir(self.project_dir)
         self.profiles_dir = Path(self.profiles_dir).resolve()
 
     @property
@@ -61,7 +72,12 @@ class Settings:
         return self.duckdb_path
 
     def dbt_vars(self) -> dict[str, object]:
-        """Variables passed to dbt: the user's, with the export path made absolute."""
+        """Variables passed to dbt: the user's, with the export path made absolute. The
+        project's default export path is left to dbt_project.yml when dbt runs from the project
+        folder (it resolves there): the source's rendered location then does not change with
+        where the checkout lives, so a production manifest compares equal in slim CI."""
         merged = dict(self.vars)
-        merged["ga4_export_path"] = str(self.export_path)
+        configured = merged.get("ga4_export_path") or os.environ.get("TRUFFLE_EXPORT_PATH")
+        if configured or Path.cwd().resolve() != self.project_dir:
+            merged["ga4_export_path"] = str(self.export_path)
         return merged

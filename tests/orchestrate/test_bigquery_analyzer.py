@@ -322,7 +322,7 @@ def test_bigquery_cost_configuration(bigquery_render: Rendered) -> None:
     project = yaml.safe_load((REPO / "dbt_project.yml").read_text())
     assert project["query-comment"]["job-label"] is True
     # the byte cap in the production profile
-    profile = yaml.safe_load((REPO / "profiles.example.yml").read_text())
+    profile = yaml.safe_load((REPO / "profiles.yml").read_text())
     assert "maximum_bytes_billed" in profile["random_truffle"]["outputs"]["bigquery"]
 
 

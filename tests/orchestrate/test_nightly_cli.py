@@ -131,7 +131,8 @@ def test_nightly_picks_up_new_and_rewritten_days_only(
     models = {model["name"]: model for model in summary["models"]}
     assert models["events"]["status"] == "success"
     assert models["events"]["rows"] == sum(after.values())
-    assert models["stg_ga4__events"]["bytes"] > 0
+    # DuckDB measures no model before building it unless a limit is asked for (--max-mb)
+    assert models["stg_ga4__events"]["bytes"] is None and summary["costs"] == []
     assert summary["tests"]["failed"] == 0 and summary["tests"]["passed"] > 50
     assert {"started_at", "finished_at", "warnings", "failures"} <= set(summary)
 
