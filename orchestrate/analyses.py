@@ -3,6 +3,7 @@ turning command-line values into typed values to bind."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -28,6 +29,7 @@ class Parameter:
     default: object
     description: str
     choices: tuple[str, ...] = ()
+    min_items: int = 1  # string_list: the fewest values it takes
 
     def parse(self, text: str) -> object:
         """Turn the command-line text into a typed value; never SQL, always data."""
@@ -44,8 +46,10 @@ class Parameter:
                     raise ValueError("not a finite number")
             elif self.type == "string_list":
                 value = [item.strip() for item in text.split(",") if item.strip()]
-                if not 1 <= len(value) <= MAX_LIST_ITEMS:
-                    raise ValueError(f"give 1 to {MAX_LIST_ITEMS} comma-separated values")
+                if not self.min_items <= len(value) <= MAX_LIST_ITEMS:
+                    raise ValueError(
+                        f"give {self.min_items} to {MAX_LIST_ITEMS} comma-separated values"
+                    )
             else:
                 value = text
         except ValueError as error:
@@ -75,10 +79,29 @@ class Analysis:
         known = ", ".join(p.name for p in self.parameters) or "none"
         raise ParameterError(f"{self.name} has no parameter {name!r} (its parameters: {known})")
 
+    def check_range(self, values: dict[str, object]) -> None:
+        """A start_date after the end_date is refused (it would return nothing)."""
+        start, end = values.get("start_date"), values.get("end_date")
+        if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
+            raise ParameterError(
+                f"end_date {end} is before start_date {start}: give an end on or after the start"
+            )
+
     @property
     def bind_order(self) -> list[str]:
         """The order DuckDB's numbered parameters ($1, $2, ...) follow (see truffle_param)."""
         return [p.name for p in self.parameters] + list(self.secret_parameters)
+
+
+def seed_values(project_dir: Path, item: dict) -> tuple[str, ...]:
+    """The values a parameter may take from a seed column (`choices_from: seed.column`, e.g.
+    audiences.audience_id): read from the seed file, so a new row is a new choice."""
+    source = item.get("choices_from")
+    if not source:
+        return ()
+    seed, _, column = str(source).partition(".")
+    with (project_dir / "seeds" / f"{seed}.csv").open(newline="") as handle:
+        return tuple(sorted({row[column] for row in csv.DictReader(handle) if row.get(column)}))
 
 
 def load_analyses(project_dir: Path) -> dict[str, Analysis]:
@@ -98,7 +121,8 @@ def load_analyses(project_dir: Path) -> dict[str, Analysis]:
                     type=item.get("type", "string"),
                     default=item.get("default"),
                     description=item.get("description", ""),
-                    choices=tuple(item.get("choices") or ()),
+                    choices=tuple(item.get("choices") or seed_values(project_dir, item)),
+                    min_items=int(item.get("min_items", 1)),
                 )
             )
         path = folder / f"{entry['name']}.sql"
@@ -153,4 +177,5 @@ def resolve_parameters(
             raise ParameterError(f"{parameter.name} is required (--param {parameter.name}=...)")
         parameter.check_choice(default)
         values[parameter.name] = default
+    analysis.check_range(values)
     return values

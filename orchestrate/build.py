@@ -9,29 +9,50 @@ from dataclasses import dataclass, field
 import duckdb
 from rich.table import Table
 
-from orchestrate.console import CliError, console, print_table
+from orchestrate.accounting import print_accounting, row_accounting
+from orchestrate.console import CliError, console, error_console, plain, print_table
 from orchestrate.cost import CostLine, Thresholds, compiled_nodes, measure, sort_lines
 from orchestrate.dbt import DbtRun, DbtUsageError, check_project, run_dbt
 from orchestrate.engines import engine_for, target_type
-from orchestrate.run_dates import pinned_vars, resolve_run_date
+from orchestrate.run_dates import (
+    SHARD_NAMES,
+    export_files,
+    newest_loaded_day,
+    pinned_vars,
+    resolve_run_date,
+    unreadable_parquet,
+    validate_vars,
+)
 from orchestrate.settings import Settings
 
-EXPORT_PATTERNS = ("events_*.parquet", "events_*.json", "events_*.ndjson", "events_*.jsonl")
 
-
-def require_export(settings: Settings) -> None:
+def require_export(settings: Settings, *, report_unread: bool = True) -> list[str]:
     """On DuckDB the export is a folder of files: say so plainly when it is missing or empty
-    (after the project and profile checks: configuration first)."""
+    (after the project and profile checks: configuration first). Each other file of the
+    folder (not a GA4 export file name) is named on one line, as not read; returns them."""
     check_project(settings)
     if target_type(settings) != "duckdb":
-        return
+        return []
     folder = settings.export_path
-    if not any(next(folder.glob(pattern), None) for pattern in EXPORT_PATTERNS):
+    read, unread = export_files(folder)
+    if report_unread:
+        for path in unread:
+            error_console.print(
+                f"not read: {plain(path.name)} (not a GA4 export file: {SHARD_NAMES})"
+            )
+    for path in read:
+        if reason := unreadable_parquet(path):
+            raise DbtUsageError(
+                f"export file {path} cannot be read: {reason}. Export the day again, or move "
+                "the file out of the export folder"
+            )
+    if not read:
         raise DbtUsageError(
             f"No GA4 export files (events_YYYYMMDD.parquet / .json / .ndjson) found in '{folder}'. "
             "Point the variable ga4_export_path at your export folder (--vars "
             "'{ga4_export_path: ...}'), or run `truffle demo-data` to generate one."
         )
+    return [path.name for path in unread]
 
 
 class WarehouseMissing(CliError):
@@ -60,6 +81,7 @@ class BuildOutcome:
     run: DbtRun
     costs: list[CostLine] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
+    unread_files: list[str] = field(default_factory=list)
 
 
 def check_costs(
@@ -140,13 +162,17 @@ def build(
     """Cost check (unless no thresholds), then `dbt build` on the selection, with the run's
     dates resolved once and pinned (run_dates.pinned_vars). Data tests check the window on
     incremental runs, the whole history on a full refresh or with `full_checks`."""
-    require_export(settings)
+    check_project(settings)
+    validate_vars(settings)
+    unread = require_export(settings)
     run_date = resolve_run_date(settings, run_date)
     variables = pinned_vars(
         settings, run_date, allow_deletes=allow_deletes, skip_deletes=skip_deletes
     )
     if full_checks:
         variables["ga4_full_checks"] = True
+    if full_refresh or first_build(settings):
+        variables["ga4_account_all_days"] = True  # the row accounting covers every day read
     variables.update(extra_vars or {})
     costs: list[CostLine] = []
     if thresholds is not None:
@@ -165,7 +191,39 @@ def build(
     if full_refresh:
         args.append("--full-refresh")
     run = run_dbt(args, settings, extra_vars=variables, quiet=quiet)
-    return BuildOutcome(run=run, costs=costs, rows=model_row_counts(settings, run))
+    refuse_unreadable_file(settings, run)
+    return BuildOutcome(
+        run=run, costs=costs, rows=model_row_counts(settings, run), unread_files=unread
+    )
+
+
+def refuse_unreadable_file(settings: Settings, run: DbtRun) -> None:
+    """An export file damaged inside (its Parquet frame intact, so not caught up front) fails
+    staging with the engine naming it: say so in one line, as for a truncated file (exit 2),
+    rather than as a failed node."""
+    import re
+
+    folder = str(settings.export_path)
+    for result in run.failures:
+        message = " ".join((result.message or "").split())
+        match = re.search(r"""["']([^"']+)["']""", message)
+        if result.name == "stg_ga4__events" and match and match.group(1).startswith(folder):
+            kind = re.search(r"(IO Error|Invalid Input Error|Invalid Error)[^:]*: [^\"']*", message)
+            reason = kind.group(0).strip() if kind else "the engine cannot read it"
+            raise DbtUsageError(
+                f"export file {match.group(1)} cannot be read ({reason.rstrip(' :')}). Export the "
+                "day again, or move the file out of the export folder"
+            )
+
+
+def first_build(settings: Settings) -> bool:
+    """No events mart yet: this build reads every export day."""
+    from orchestrate.engines import QueryFailed
+
+    try:
+        return newest_loaded_day(settings) is None
+    except QueryFailed:  # a BigQuery warehouse it cannot ask: the usual window
+        return False
 
 
 def print_summary(outcome: BuildOutcome) -> None:
@@ -195,6 +253,7 @@ def print_summary(outcome: BuildOutcome) -> None:
         )
     print_table(table)
     print_deletions(outcome.run.deletions)
+    print_accounting(row_accounting(outcome.run))
     if outcome.costs:
         print_costs(outcome.costs, title="cost check (before the build)")
 

@@ -14,7 +14,15 @@ from rich.markup import escape
 
 from orchestrate import __version__
 from orchestrate.analyses import ParameterError
-from orchestrate.console import CliError, console, error_console, fail
+from orchestrate.console import (
+    CliError,
+    OneLineErrors,
+    TruffleApp,
+    console,
+    error_console,
+    fail,
+    plain,
+)
 from orchestrate.cost import Thresholds, project_thresholds
 
 if TYPE_CHECKING:
@@ -29,12 +37,13 @@ from orchestrate.settings import Settings
 USAGE_ERRORS = (DbtUsageError, QueryRefused, ParameterError)
 RUN_ERRORS = (QueryFailed, QueryTimeout)
 
-app = typer.Typer(
+app = TruffleApp(
     name="truffle",
     help="Build, refresh and query the Random Truffle GA4 warehouse (dbt on DuckDB or BigQuery).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=OneLineErrors,
 )
 
 
@@ -122,13 +131,15 @@ def _run(action: object) -> None:
     raise typer.Exit(code or 0)
 
 
-def _parse_date(value: str | None) -> dt.date | None:
+def _parse_date(value: str | None, option: str) -> dt.date | None:
     if value is None:
         return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError as error:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from error
+        raise typer.BadParameter(
+            f"{option} {plain(value, 40)!r} is not a date (YYYY-MM-DD)"
+        ) from error
 
 
 @app.command("demo-data")
@@ -150,7 +161,7 @@ def demo_data(
     from orchestrate.demo import DEMO_TIME_ZONE, write_demo_export, yesterday
     from orchestrate.demo_data import GeneratorConfig
 
-    last = _parse_date(end_date) or yesterday(DEMO_TIME_ZONE)
+    last = _parse_date(end_date, "--end-date") or yesterday(DEMO_TIME_ZONE)
     target = out.resolve() if out else state.settings.export_path
 
     def action() -> int:
@@ -177,7 +188,7 @@ def demo(
     from orchestrate.demo import DEMO_TIME_ZONE, run_demo, yesterday
     from orchestrate.demo_data import GeneratorConfig
 
-    last = _parse_date(end_date) or yesterday(DEMO_TIME_ZONE)
+    last = _parse_date(end_date, "--end-date") or yesterday(DEMO_TIME_ZONE)
     config = GeneratorConfig(
         end_date=last, days=days, users=users, seed=seed, time_zone=DEMO_TIME_ZONE
     )
@@ -273,7 +284,7 @@ def build(
     is over the cost limit, 2 for usage or configuration errors (a future run date)."""
     from orchestrate.build import build as run_build
 
-    day = _parse_date(run_date)
+    day = _parse_date(run_date, "--run-date")
 
     def action() -> int:
         outcome = run_build(
@@ -345,7 +356,7 @@ def nightly(
     from orchestrate.build import print_summary
     from orchestrate.nightly import nightly as run_nightly
 
-    day = _parse_date(run_date)
+    day = _parse_date(run_date, "--run-date")
 
     def action() -> int:
         code, result = run_nightly(
@@ -402,7 +413,7 @@ def backfill(
     refresh; sessions touching the range are rebuilt whole."""
     from orchestrate.nightly import backfill as run_backfill
 
-    first, last = _parse_date(start), _parse_date(end)
+    first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
 
     def action() -> int:
         assert first is not None and last is not None
@@ -487,7 +498,7 @@ def cost(
     from orchestrate.build import check_costs, print_costs, require_warehouse
     from orchestrate.queries import analysis_parameters_for_cost, measure_sql_files
 
-    day = _parse_date(run_date)
+    day = _parse_date(run_date, "--run-date")
 
     def action() -> int:
         if nightly:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import sys
+from typing import Any
+
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+# typer (0.2x) parses with its own copy of click: its exceptions, not the click package's
+from typer._click.exceptions import ClickException
+from typer.core import TyperGroup
 
 console = Console(highlight=False, soft_wrap=True)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -55,3 +64,51 @@ def fail(message: str, exit_code: int = 2) -> typer.Exit:
     )
     error_console.print(f"[bold red]error:[/] {escape(safe)}")
     return typer.Exit(exit_code)
+
+
+class OneLineErrors(TyperGroup):
+    """The `truffle` command group: a usage error click finds (an unknown command or option,
+    a missing or invalid value) is one line on stderr, exit code 2, not click's boxed
+    usage text; the line says where the help is."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except ClickException as error:
+            message = plain(error.format_message())
+            if not message:  # `truffle` alone: the help was the answer
+                sys.exit(error.exit_code)
+            context = getattr(error, "ctx", None)
+            if context is not None:
+                message += f" (see {plain(context.command_path)} --help)"
+            error_console.print(f"[bold red]error:[/] {message}")
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            error_console.print("[bold red]error:[/] aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+class TruffleApp(typer.Typer):
+    """The `truffle` program. When a command fails, the process ends as soon as its one-line
+    message is out (stdio and logs flushed, exit handlers run): an engine error leaves DuckDB
+    and pyarrow objects alive, and the interpreter's teardown would report each of them as
+    leaked (`nanobind: leaked ...`, dozens of lines) after the message. Tests call the
+    command group directly (CliRunner), not this, and exit normally."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except SystemExit as exit_:
+            code = exit_.code
+            if code in (None, 0):
+                raise
+            status = code if isinstance(code, int) else 1
+            if not isinstance(code, int):
+                error_console.print(str(code))
+            atexit._run_exitfuncs()  # what the interpreter would run on exit (logging, ...)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)

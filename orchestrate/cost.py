@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrate.engines import Engine, QueryFailed, QueryTimeout
+from orchestrate.engines import Engine, QueryFailed, QueryTimeout, WarehouseBusy
 
 MIB = 1024 * 1024
 DEFAULT_WARN_MB = 100.0
@@ -143,6 +143,8 @@ def measure(
             node.sql, values, order, timeout_seconds=timeout_seconds, guarded=node.kind != "model"
         )
         note = ""
+    except WarehouseBusy:
+        raise  # not the query's cost: the warehouse is held by another process (exit 2)
     except (QueryFailed, QueryTimeout) as error:
         bytes_read, note = None, str(error)[:160]
     return CostLine(node.name, node.kind, bytes_read, limits.status(bytes_read), limits, note)

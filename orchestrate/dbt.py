@@ -68,6 +68,9 @@ class DbtRun:
     elapsed_seconds: float = 0.0
     # what each destructive step (retention, erasure) removed, refused or skipped, per table
     deletions: list[dict[str, object]] = field(default_factory=list)
+    # where the window's raw export rows ended, per export day, outcome and reason (logged by
+    # the events mart: macros/ga4/accounting.sql)
+    accounting: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def failures(self) -> list[NodeResult]:
@@ -162,20 +165,24 @@ def _kill_point_callbacks() -> list:
 
 
 DELETES_MARKER = "TRUFFLE_DELETES "
+ACCOUNTING_MARKER = "TRUFFLE_ACCOUNTING "
 
 
-def _deletion_collector(into: list[dict[str, object]]):
-    """A callback keeping the delete guard's reports (macros/ga4/deletes.sql logs one
-    `TRUFFLE_DELETES {json}` debug line per destructive step)."""
+def _report_collector(deletions: list[dict[str, object]], accounting: list[dict[str, object]]):
+    """A callback keeping the reports macros log as debug lines: the delete guard's
+    (macros/ga4/deletes.sql, one `TRUFFLE_DELETES {json}` per destructive step) and the
+    row accounting (macros/ga4/accounting.sql, `TRUFFLE_ACCOUNTING [json]`)."""
 
     def callback(event: object) -> None:
         info, data = getattr(event, "info", None), getattr(event, "data", None)
         if getattr(info, "name", "") not in ("JinjaLogDebug", "JinjaLogInfo"):
             return
         message = str(getattr(data, "msg", ""))
-        if message.startswith(DELETES_MARKER):
-            with contextlib.suppress(ValueError):
-                into.append(json.loads(message[len(DELETES_MARKER) :]))
+        with contextlib.suppress(ValueError):
+            if message.startswith(DELETES_MARKER):
+                deletions.append(json.loads(message[len(DELETES_MARKER) :]))
+            elif message.startswith(ACCOUNTING_MARKER):
+                accounting.extend(json.loads(message[len(ACCOUNTING_MARKER) :]))
 
     return callback
 
@@ -322,7 +329,8 @@ def run_dbt(
         wait_for_warehouse(settings.warehouse_path)
     os.environ["TRUFFLE_DUCKDB_PATH"] = str(settings.warehouse_path)
     deletions: list[dict[str, object]] = []
-    callbacks = [*_kill_point_callbacks(), _deletion_collector(deletions)]
+    accounting: list[dict[str, object]] = []
+    callbacks = [*_kill_point_callbacks(), _report_collector(deletions, accounting)]
     try:
         result = dbtRunner(callbacks=callbacks).invoke(command)
     finally:
@@ -353,4 +361,5 @@ def run_dbt(
         results=results,
         elapsed_seconds=elapsed,
         deletions=deletions,
+        accounting=accounting,
     )

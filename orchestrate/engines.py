@@ -65,6 +65,11 @@ class ProfileError(QueryFailed, CliError):
     """The profile or target cannot be used (a CliError: exit code 2, one line)."""
 
 
+class WarehouseBusy(QueryFailed, CliError):
+    """Another process still holds the warehouse after the wait: exit code 2, as for a build
+    (orchestrate/dbt.py wait_for_warehouse)."""
+
+
 @dataclass
 class QueryResult:
     columns: list[str]
@@ -174,7 +179,7 @@ class DuckDBEngine:
                         f"cannot open the warehouse {self.path.name}: {engine_message(error)}"
                     ) from None
                 if time.monotonic() >= deadline:
-                    raise QueryFailed(
+                    raise WarehouseBusy(
                         f"the warehouse {self.path.name} is being written by another process "
                         "(a build, backfill or the nightly): try again when it has finished"
                     ) from None

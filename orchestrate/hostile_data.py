@@ -8,7 +8,15 @@ exports are. Each damage is counted in the returned ground truth.
 - events whose timestamp lies days away from their event_date;
 - near-duplicates (same event, a different upload offset) and exact duplicates;
 - an unknown extra column; a day without the newer columns next to days that have them;
-- an empty day file.
+- an empty day file;
+- impossible values: an event_timestamp of 2^63-1; NaN, +inf, -inf, -5 and 1e300 in the
+  `value` param; a negative ecommerce tax; a row dated 2099 and one dated 1970 in a normal
+  day, and a whole file dated 2099-12-31;
+- a day years old (past its retention: removed, and counted);
+- NDJSON lines that are valid JSON but not objects (two of them identical), and a broken
+  line carrying a user's id (that user is in the erasure requests: the text is cleared);
+- a day file with an upper-case extension (events_YYYYMMDD.PARQUET: read) and files that
+  are not export files (named, not read).
 """
 
 from __future__ import annotations
@@ -43,8 +51,32 @@ def write_hostile_export(out_dir: Path, config: GeneratorConfig = HOSTILE_CONFIG
     extra_changed["event_timestamp"] = str(int(extra_changed["event_timestamp"]) + 1)
     lines[3] = json.dumps(extra_changed)
     lines.insert(5, lines[6][: len(lines[6]) // 2])  # a line cut in half
+    # valid JSON that is not an object: each kept as text, the two `42` lines apart
+    not_objects = ["42", "42", "[1, 2]", '"a string"', "null", "true"]
+    lines.extend(not_objects)
+    # a broken line naming a user whose erasure is requested: its text must go. The user is
+    # one without rows in the damaged day (whose damage the tests count)
+    damaged_path = out_dir / f"events_{_day(config, 2):%Y%m%d}.parquet"
+    with duckdb.connect() as connection:
+        damaged_users = {
+            row[0]
+            for row in connection.execute(
+                "select distinct user_pseudo_id from read_parquet(?)", [str(damaged_path)]
+            ).fetchall()
+        }
+    erased = sorted(
+        {
+            record["user_pseudo_id"]
+            for record in map(json.loads, lines[10:])
+            if isinstance(record, dict)
+            and record.get("user_pseudo_id")
+            and record["user_pseudo_id"] not in damaged_users
+        }
+    )[0]
+    lines.append(f'{{"event_name": "page_view", "user_pseudo_id": "{erased}", "event_par')
     json_day.write_text("\n".join(lines) + "\n")
-    truth["malformed_json_lines"] = 1
+    truth["malformed_json_lines"] = 2 + len(not_objects)
+    truth["erased_user_pseudo_id"] = erased
 
     older = out_dir / f"events_{_day(config, 1):%Y%m%d}.parquet"
     damaged = out_dir / f"events_{_day(config, 2):%Y%m%d}.parquet"
@@ -114,6 +146,30 @@ def write_hostile_export(out_dir: Path, config: GeneratorConfig = HOSTILE_CONFIG
                 "purchase_revenue_in_usd := ?) where rn in (select unnest(?))",
                 [amount, amount, row_ids],
             )
+        # rows 5-9 and 12-14 of the consented ones (0-4, 10-11, 20-22 carry other damage)
+        impossible = ids[5:10] + ids[12:15]
+        for row_id, amount in zip(
+            impossible[:5], ["nan", "inf", "-inf", "-5", "1e300"], strict=True
+        ):
+            connection.execute(
+                "update day set event_params = list_append(list_filter(event_params, "
+                "lambda p: p.key != 'value'), {'key': 'value', 'value': {'string_value': "
+                "null, 'int_value': null, 'float_value': null, 'double_value': "
+                "cast(? as double)}}) where rn = ?",
+                [amount, row_id],
+            )
+        connection.execute(
+            "update day set ecommerce = struct_update(ecommerce, tax_value := -3.0) where rn = ?",
+            [purchases[4]],
+        )
+        connection.execute(
+            "update day set event_timestamp = 9223372036854775807 where rn = ?", [impossible[5]]
+        )
+        connection.execute("update day set event_date = '20991231' where rn = ?", [impossible[6]])
+        connection.execute(
+            "update day set event_date = '19700101', event_timestamp = 43200000000 where rn = ?",
+            [impossible[7]],
+        )
         # near-duplicates: the same event uploaded twice with a different offset
         connection.execute(
             "insert into day select * replace (coalesce(event_server_timestamp_offset, 0) + 7 "
@@ -126,20 +182,59 @@ def write_hostile_export(out_dir: Path, config: GeneratorConfig = HOSTILE_CONFIG
             "order by rn) to ? (format parquet)",
             [str(damaged) + ".tmp"],
         )
+        # a day past its retention (user activity: 2 years), timestamps on that day, its
+        # own devices (so its own sessions)
+        old_day = dt.date(2020, 1, 5)
+        shift = (_day(config, 2) - old_day).days * 86_400_000_000
+        old_rows = [
+            row[0]
+            for row in connection.execute(
+                "select rn from day where event_name in ('session_start', 'user_engagement') "
+                "and user_pseudo_id is not null order by rn limit 2"
+            ).fetchall()
+        ]
+        connection.execute(
+            "copy (select * exclude (rn) replace (? as event_date, event_timestamp - "
+            "cast(? as bigint) as event_timestamp, user_pseudo_id || '-2020' as "
+            "user_pseudo_id) from day where rn in (select unnest(?))) "
+            "to ? (format parquet)",
+            [
+                f"{old_day:%Y%m%d}",
+                shift,
+                old_rows,
+                str(out_dir / f"events_{old_day:%Y%m%d}.parquet"),
+            ],
+        )
+        future_file = out_dir / "events_20991231.parquet"
+        connection.execute(
+            "copy (select * exclude (rn) replace ('20991231' as event_date) from day "
+            "where rn in (select unnest(?))) to ? (format parquet)",
+            [ids[25:28], str(future_file)],
+        )
         empty_day = out_dir / f"events_{config.end_date + dt.timedelta(days=1):%Y%m%d}.parquet"
         connection.execute(
             "copy (select * from read_parquet(?) limit 0) to ? (format parquet)",
             [str(damaged), str(empty_day)],
         )
-    Path(str(older) + ".tmp").replace(older)
+    older.unlink()
+    Path(str(older) + ".tmp").replace(older.with_suffix(".PARQUET"))
     Path(str(damaged) + ".tmp").replace(damaged)
+    (out_dir / "README.txt").write_text("not an export file\n")
+    (out_dir / f"events_{_day(config, 1):%Y%m%d}.csv").write_text("a,b\n1,2\n")
     truth.update(
         {
             "sessionless_events": len(no_session),
             "wrong_slot_events": len(wrong_slot),
             "timestamp_outside_event_date": len(shifted),
             "unknown_currency_purchases": len(unknown_currency),
-            "invalid_revenue": len(negative) + len(absurd),
+            "invalid_revenue": len(negative) + len(absurd) + 5 + 1,
+            "invalid_event_timestamp": 1,
+            "future_event_date": 1 + 3,
+            "event_date_outside_shard": 1,
+            "retention_old_day": 2,
+            # named by the build, not read (manifest.json: the generator's ground truth)
+            "unread_files": ["README.txt", f"events_{_day(config, 1):%Y%m%d}.csv", "manifest.json"],
+            "upper_case_file": older.with_suffix(".PARQUET").name,
             "near_duplicates": 3,
             "damaged_day": _day(config, 2).isoformat(),
             "empty_day": (config.end_date + dt.timedelta(days=1)).isoformat(),

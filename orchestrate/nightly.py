@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrate.accounting import row_accounting
 from orchestrate.build import BuildOutcome, build, require_export
 from orchestrate.console import CliError, console
 from orchestrate.cost import Thresholds
@@ -21,6 +22,7 @@ from orchestrate.run_dates import (
     newest_loaded_day,
     project_var,
     resolve_run_date,
+    validate_vars,
 )
 from orchestrate.settings import Settings
 
@@ -159,6 +161,8 @@ def summarize(outcome: BuildOutcome) -> dict[str, object]:
             {"node": r.name, "status": r.status, "message": r.message} for r in run.failures
         ],
         "deletions": run.deletions,
+        "unread_files": outcome.unread_files,
+        "accounting": row_accounting(run),
         "costs": [line.as_dict() for line in outcome.costs],
     }
 
@@ -168,7 +172,8 @@ def plan(
 ) -> tuple[dt.date, dt.date | None, dict[str, object]]:
     """What the next nightly processes: its run date, the first day of a catch-up (None for
     the usual window) and the variables that name a catch-up range."""
-    require_export(settings)
+    validate_vars(settings)
+    require_export(settings, report_unread=False)  # the build names them
     run_date = resolve_run_date(settings, run_date)
     first = catch_up_start(settings, run_date) if catch_up else None
     range_vars: dict[str, object] = {}
@@ -274,7 +279,8 @@ def backfill(
         raise CliError(f"--start {start} is after --end {end}")
     if (end - start).days > 3660:
         raise CliError("a backfill covers at most 10 years; split it")
-    require_export(settings)
+    validate_vars(settings)
+    require_export(settings, report_unread=False)  # the build names them
     run_date = resolve_run_date(settings)
     if end > run_date:
         raise CliError(f"--end {end} is after the run date {run_date}: fix the date")

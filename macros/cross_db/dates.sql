@@ -18,12 +18,20 @@
     {{ return(adapter.dispatch('timestamp_from_micros', 'random_truffle')(expression)) }}
 {%- endmacro %}
 
-{% macro default__timestamp_from_micros(expression) -%}
-    make_timestamp({{ expression }})
+{#- Null when out of range (years 1 to 9999, BigQuery's TIMESTAMP range), never an error:
+    one hostile value (2^63-1) must not fail the build (the row is quarantined). -#}
+{% macro truffle_timestamp_micros_in_range(expression) -%}
+    {{ expression }} between -62135596800000000 and 253402300799999999
 {%- endmacro %}
 
+{% macro default__timestamp_from_micros(expression) -%}
+    case when {{ truffle_timestamp_micros_in_range(expression) }} then make_timestamp({{ expression }}) end
+{%- endmacro %}
+
+{#- The range check does what safe.timestamp_micros would (BigQuery evaluates only the CASE
+    branch chosen); the emulator cannot run safe.timestamp_micros. -#}
 {% macro bigquery__timestamp_from_micros(expression) -%}
-    timestamp_micros({{ expression }})
+    case when {{ truffle_timestamp_micros_in_range(expression) }} then timestamp_micros({{ expression }}) end
 {%- endmacro %}
 
 

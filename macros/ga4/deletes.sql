@@ -11,8 +11,9 @@
       run, more than `ga4_delete_guard_max_share` (0.25) of the table's rows, unless
       `ga4_allow_deletes` (truffle: --allow-deletes) is true;
     - reports what it removes: a log line for people and a `TRUFFLE_DELETES {json}` debug
-      line that truffle collects into its run summary. -#}
-{% macro truffle_guard_delete(relation, step, date_column, predicate, check_recent=false, detail='') -%}
+      line that truffle collects into its run summary; with `by_day` (a day expression and a
+      row weight, e.g. staging's source_table_suffix and raw_row_count) also per day. -#}
+{% macro truffle_guard_delete(relation, step, date_column, predicate, check_recent=false, detail='', by_day=none) -%}
     {%- set name = relation.identifier -%}
     {%- if var('ga4_skip_deletes', false) -%}
         {%- do log('TRUFFLE_DELETES ' ~ tojson({'table': name, 'step': step, 'rows': 0, 'skipped': true}), info=false) -%}
@@ -65,6 +66,14 @@
             {%- do log('TRUFFLE_DELETES ' ~ tojson(report), info=false) -%}
             {{ exceptions.raise_compiler_error(step ~ ' refused on ' ~ name ~ ': it would delete ' ~ removed ~ ' of ' ~ total ~ ' rows (' ~ (reasons | join('; ')) ~ '; ' ~ detail ~ '). Check the run date and the retention settings, or pass --allow-deletes (var ga4_allow_deletes: true) if this is meant.') }}
         {%- endif -%}
+    {%- endif -%}
+    {%- if by_day -%}
+        {#- (day expression, weight expression): what is removed per export day -#}
+        {%- set days = {} -%}
+        {%- for day_row in run_query('select ' ~ by_day[0] ~ ', sum(' ~ by_day[1] ~ ') from ' ~ relation ~ ' where ' ~ predicate ~ ' group by 1').rows -%}
+            {%- do days.update({day_row[0] | string: day_row[1] | int}) -%}
+        {%- endfor -%}
+        {%- do report.update({'by_day': days}) -%}
     {%- endif -%}
     {%- do log('TRUFFLE_DELETES ' ~ tojson(report), info=false) -%}
     {%- do log(name ~ ': ' ~ step ~ ' removes ' ~ removed ~ ' of ' ~ total ~ ' rows (' ~ row[3] ~ ' to ' ~ row[4] ~ '; ' ~ detail ~ ')', info=true) -%}

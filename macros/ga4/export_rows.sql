@@ -74,11 +74,20 @@
 
 {# ------------------------------------------------------------------ DuckDB ---- #}
 
+{#- A GA4 export file name: events_YYYYMMDD or events_intraday_YYYYMMDD (GA4's table names,
+    exactly), then .parquet, .json, .ndjson or .jsonl in any case (the extension is whatever
+    the export tool wrote: events_20261127.PARQUET is read). Groups: intraday_, day,
+    extension. The CLI matches the same names (orchestrate/run_dates.py SHARD) and names each
+    file of the folder that does not match. -#}
+{% macro ga4_export_file_pattern() -%}
+    {{ return(modules.re.compile('^events_(intraday_)?([0-9]{8})\\.((?i:parquet|json|ndjson|jsonl))$')) }}
+{%- endmacro %}
+
 {#- The export files of the window: [{'path', 'name', 'suffix', 'format'}], sorted. -#}
 {% macro ga4_duckdb_export_files() -%}
     {%- set root = var('ga4_export_path') | string -%}
-    {%- set listing = run_query("select file from glob('" ~ root.rstrip('/') ~ "/events_*') order by file") -%}
-    {%- set pattern = modules.re.compile('^events_(intraday_)?([0-9]{8})\\.(parquet|json|ndjson|jsonl)$') -%}
+    {%- set listing = run_query("select file from glob(" ~ truffle_string_literal(root.rstrip('/') ~ '/events_*') ~ ") order by file") -%}
+    {%- set pattern = ga4_export_file_pattern() -%}
     {%- set first, last = ga4_window_suffixes() -%}
     {%- set files = [] -%}
     {%- set seen = [] -%}
@@ -91,7 +100,7 @@
             {%- set suffix = match.group(2) -%}
             {%- if (not first or suffix >= first) and (not last or suffix <= last) -%}
                 {%- do files.append({'path': path, 'name': name, 'suffix': suffix,
-                                     'format': 'parquet' if match.group(3) == 'parquet' else 'json'}) -%}
+                                     'format': 'parquet' if match.group(3).lower() == 'parquet' else 'json'}) -%}
             {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
@@ -200,7 +209,7 @@
 {%- endmacro %}
 
 {% macro ga4_duckdb_file_list(files) -%}
-    [{%- for file in files -%}'{{ file.path }}'{{ ', ' if not loop.last }}{%- endfor -%}]
+    [{%- for file in files -%}{{ truffle_string_literal(file.path) }}{{ ', ' if not loop.last }}{%- endfor -%}]
 {%- endmacro %}
 
 {#- One select over a group of files of the same format. -#}
@@ -209,9 +218,9 @@
         {%- set reader = "read_parquet(" ~ ga4_duckdb_file_list(files) ~ ", union_by_name = true, filename = true, file_row_number = true)" -%}
     {%- elif file_format == 'ndjson' -%}
         {#- Newline-delimited JSON is read line by line: a valid line is parsed with the declared
-            schema, a malformed one stays a row (its text in raw_record) to be quarantined,
-            rather than failing the build or vanishing. Lines are numbered by their text, the
-            same way on every read (see the JSON reader below). -#}
+            schema, a malformed one (or valid JSON that is not an object) stays a row (its text
+            in raw_record) to be quarantined, rather than failing the build or vanishing. Lines
+            are numbered by their text, the same way on every read (see the JSON reader below). -#}
         {%- set reader -%}
         (
             select
@@ -225,7 +234,7 @@
                     row_number() over (partition by filename order by raw_line) as file_row_number,
                     raw_line,
                     case
-                        when json_valid(raw_line) then json_transform(raw_line, '{{ ga4_duckdb_json_structure() }}')
+                        when json_valid(raw_line) and json_type(raw_line) = 'OBJECT' then json_transform(raw_line, '{{ ga4_duckdb_json_structure() }}')
                     end as record
                 from read_csv(
                     {{ ga4_duckdb_file_list(files) }}, columns = {'raw_line': 'VARCHAR'}, header = false,
@@ -253,8 +262,8 @@
         {{ ga4_duckdb_canonical_items(columns) }} as items,
         {{ 'len(items)' if 'items' in columns else 'cast(null as bigint)' }} as item_count,
         {{ 'raw_record' if 'raw_record' in columns else 'cast(null as varchar)' }} as raw_record,
-        regexp_extract(filename, 'events_(intraday_)?([0-9]{8})', 2) as source_table_suffix,
-        contains(filename, 'events_intraday_') as is_intraday,
+        regexp_extract(regexp_extract(filename, '[^/]+$'), '^events_(intraday_)?([0-9]{8})', 2) as source_table_suffix,
+        starts_with(regexp_extract(filename, '[^/]+$'), 'events_intraday_') as is_intraday,
         regexp_extract(filename, '[^/]+$') as source_file,
         file_row_number as source_row_number
     from {{ reader }}
@@ -267,7 +276,7 @@
     {%- set files = ga4_duckdb_export_files() -%}
     {%- set groups = [] -%}
     {%- for file in files if file.format == 'json' -%}
-        {%- set first = run_query("select left(ltrim(raw_line), 1) from read_csv('" ~ file.path ~ "', columns = {'raw_line': 'VARCHAR'}, header = false, delim = chr(30), quote = '', escape = '', auto_detect = false, max_line_size = 100000000) where trim(raw_line) != '' limit 1") -%}
+        {%- set first = run_query("select left(ltrim(raw_line), 1) from read_csv(" ~ truffle_string_literal(file.path) ~ ", columns = {'raw_line': 'VARCHAR'}, header = false, delim = chr(30), quote = '', escape = '', auto_detect = false, max_line_size = 100000000) where trim(raw_line) != '' limit 1") -%}
         {%- do file.update({'format': 'json' if first.rows and first.rows[0][0] == '[' else 'ndjson'}) -%}
     {%- endfor -%}
     {%- for file_format in ['parquet', 'ndjson', 'json'] -%}

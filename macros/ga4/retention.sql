@@ -43,7 +43,7 @@
 {% macro duckdb__ga4_newest_export_day() -%}
     {%- set root = var('ga4_export_path') | string -%}
     {%- set listing = run_query("select file from glob(" ~ truffle_string_literal(root.rstrip('/') ~ '/events_*') ~ ")") -%}
-    {%- set pattern = modules.re.compile('^events_(intraday_)?([0-9]{8})\\.(parquet|json|ndjson|jsonl)$') -%}
+    {%- set pattern = ga4_export_file_pattern() -%}
     {%- set days = [] -%}
     {%- for row in listing.rows -%}
         {%- set match = pattern.match(row[0].replace('\\', '/').split('/')[-1]) -%}

@@ -80,8 +80,8 @@
     a session crossing midnight at either edge of the window is whole). On a full refresh
     without a start date: every partition (`true`; on BigQuery the every-partition filter,
     which a table with require_partition_filter needs). -#}
-{% macro ga4_window_filter(column, extra_days_before=0, extra_days_after=0) -%}
-    {%- set window = ga4_window() -%}
+{% macro ga4_window_filter(column, extra_days_before=0, extra_days_after=0, incremental=none) -%}
+    {%- set window = ga4_window(incremental) -%}
     {%- set clauses = [] -%}
     {%- if window.start -%}
         {%- set start = window.start - modules.datetime.timedelta(days=extra_days_before) -%}

@@ -4,7 +4,8 @@
         unique_key='erased_identity',
         incremental_strategy=truffle_upsert_strategy(),
         post_hook=[
-            "{{ ga4_erase_identities_from(ref('stg_ga4__events'), 'event_date', this) }}",
+            "{{ ga4_erase_identities_from(ref('stg_ga4__events'), 'event_date', this, by_day=['source_table_suffix', 'raw_row_count']) }}",
+            "{{ ga4_erase_raw_text_from(ref('stg_ga4__events'), 'event_date', this) }}",
             "{{ ga4_erase_identities_from(ref('int_device_logins_observed'), 'event_date', this) }}",
         ],
     )

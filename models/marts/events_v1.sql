@@ -13,6 +13,7 @@
             "{{ ga4_restitch_devices('is_stitched_identity') }}",
             "{{ ga4_erase_identities_from(this, 'event_date') }}",
             "{{ ga4_apply_retention('retention_category', 'event_date') }}",
+            "{{ ga4_account_export_rows(ref('stg_ga4__events'), ref('event_retention_categories')) }}",
         ],
     )
 }}

@@ -208,21 +208,11 @@ def test_injection_through_parameters_is_plain_data(
     real_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = real_warehouse.scalar("select count(*) from events")
-    # a string parameter: bound as a value, matches nothing
-    assert (
-        rows_of(
-            truffle(
-                real_warehouse,
-                monkeypatch,
-                "get_audience_size",
-                "-p",
-                f"audience_id={INJECTION}",
-                "-f",
-                "csv",
-            )
-        )
-        == []
+    # an audience that is not in the audiences seed: refused before anything runs
+    refused = truffle(
+        real_warehouse, monkeypatch, "get_audience_size", "-p", f"audience_id={INJECTION}"
     )
+    assert refused.exit_code == 2 and "is not one of all_users" in refused.output
     # a list parameter: the strings are just event names nobody sent
     rows = rows_of(
         truffle(

@@ -46,11 +46,9 @@ typed as {{ truffle_not_materialized() }} (
         ) }},
         {{- ga4_declared_typed(event_params) }}
         {{- ga4_declared_typed(user_properties) }}
-        -- an unparseable date falls back to its shard's day: the row stays (quarantined)
-        coalesce(
-            {{ date_from_yyyymmdd('event_date_raw') }},
-            {{ date_from_yyyymmdd('source_table_suffix') }}
-        ) as event_date,
+        -- the shard's day: a row whose own date is unparseable, future or another day stays
+        -- there (quarantined)
+        {{ ga4_event_date('event_date_raw', 'source_table_suffix') }} as event_date,
         {{ date_from_yyyymmdd('event_date_raw') }} as parsed_event_date,
         {{ timestamp_from_micros('event_timestamp_micros') }} as event_at
     from params_extracted
@@ -67,30 +65,18 @@ paged as {{ truffle_not_materialized() }} (
     from typed
 ),
 
--- a shard can hold a stray day; keep the window's days only (the partition being replaced)
+-- the window's days only (the partitions being replaced; a full refresh from ga4_start_date)
 windowed as {{ truffle_not_materialized() }} (
     select * from paged
     where {{ ga4_window_filter('event_date') }}
 ),
 
--- rows that cannot be used are kept with the reason, never dropped: a malformed record, no
--- date or name or time, a timestamp days away from its event_date (more than the time-zone
--- offset allows), revenue below zero or beyond belief
+-- rows that cannot be used are kept with the reason, never dropped (the predicates:
+-- macros/ga4/quarantine.sql)
 classified as {{ truffle_not_materialized() }} (
     select
         *,
-        case
-            when raw_record is not null then 'malformed_record'
-            when parsed_event_date is null then 'invalid_event_date'
-            when event_name is null or event_name = '' then 'missing_event_name'
-            when event_timestamp_micros is null then 'missing_event_timestamp'
-            when abs({{ truffle_days_between('parsed_event_date', 'cast(event_at as date)') }}) > 1
-                then 'timestamp_outside_event_date'
-            when
-                ecommerce_purchase_revenue < 0
-                or ecommerce_purchase_revenue > {{ var('ga4_max_event_revenue', 100000000) }}
-                then 'invalid_revenue'
-        end as quarantine_reason
+        {{ ga4_quarantine_reason() }} as quarantine_reason
     from windowed
 ),
 
@@ -107,7 +93,7 @@ keyed as {{ truffle_not_materialized() }} (
             'event_date_raw', 'stream_id', 'user_pseudo_id', 'ga_session_id', 'event_name',
             'event_timestamp_micros', 'batch_event_index', 'batch_page_id', 'batch_ordering_id',
             'params_fingerprint', 'raw_record',
-        ]) }} as event_key
+        ] + ga4_unparsed_row_locator()) }} as event_key
     from classified
 ),
 
