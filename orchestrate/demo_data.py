@@ -1596,6 +1596,12 @@ class _Generator:
         if not self._emit(s, ts, "purchase", params, items=items, ecom=ecom, value_usd=revenue_usd):
             return
         self.purchase_events += 1
+        # the items of every purchase event written (a resent purchase is an event too)
+        for item in items:
+            self.purchased_item_rows += 1
+            self.purchased_quantity += item[11]
+            self.purchased_item_ids.add(item[0])
+            self.item_revenue[code] += item[13]
         if resent:
             self.resent += 1
         if tid == NOT_SET:
@@ -1770,6 +1776,10 @@ class _Generator:
         self.files: list[dict[str, Any]] = []
         self.denied_events = 0
         self.purchase_events = 0
+        self.purchased_item_rows = 0
+        self.purchased_quantity = 0
+        self.purchased_item_ids: set[str] = set()
+        self.item_revenue: dict[str, float] = dict.fromkeys(CURRENCIES, 0.0)
         self.resent = 0
         self.not_set_purchases = 0
         self.next_tid = 0
@@ -1834,6 +1844,12 @@ class _Generator:
                 "resent": self.resent,
                 "unique_transactions": unique_transactions,
                 "not_set_transaction_events": self.not_set_purchases,
+            },
+            "purchased_items": {
+                "rows": self.purchased_item_rows,
+                "quantity": self.purchased_quantity,
+                "distinct_item_ids": len(self.purchased_item_ids),
+                "item_revenue_by_currency": {c: round(v, 2) for c, v in self.item_revenue.items()},
             },
             "revenue_by_currency": {c: round(v, 2) for c, v in self.revenue.items()},
             "revenue_in_usd_by_currency": {c: round(v, 2) for c, v in self.revenue_usd.items()},

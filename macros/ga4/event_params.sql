@@ -26,11 +26,14 @@
     string '1' on web and an int 1 on apps (pitfall 5); hostile exports swap slots too. -#}
 {% macro ga4_typed_param(value_column, type_name) -%}
     {%- if type_name == 'string' -%}
+        {#- a whole number sent as a double is written as the int it is (a ga_session_id of
+            1709396639.0 keys the same session as 1709396639 and '1709396639'; the engines
+            would write '1709396639.0' or '1.709396639e+09') -#}
         coalesce(
             {{ value_column }}.string_value,
             cast({{ value_column }}.int_value as {{ truffle_type('string') }}),
-            cast({{ value_column }}.double_value as {{ truffle_type('string') }}),
-            cast({{ value_column }}.float_value as {{ truffle_type('string') }})
+            {{ ga4_number_text(value_column ~ '.double_value') }},
+            {{ ga4_number_text(value_column ~ '.float_value') }}
         )
     {%- elif type_name == 'int' -%}
         coalesce(
@@ -46,9 +49,27 @@
             cast({{ value_column }}.int_value as {{ truffle_type('float') }}),
             {{ truffle_safe_cast(value_column ~ '.string_value', 'float') }}
         )
+    {%- elif type_name == 'bool' -%}
+        {#- '1' or 'true' as text (web), 1 as a number (apps) -#}
+        coalesce(
+            lower({{ value_column }}.string_value) in ('1', 'true'),
+            {{ value_column }}.int_value = 1,
+            {{ value_column }}.double_value = 1,
+            {{ value_column }}.float_value = 1
+        )
     {%- else -%}
-        {{ exceptions.raise_compiler_error("ga4_typed_param: type must be string, int or float, not '" ~ type_name ~ "'.") }}
+        {{ exceptions.raise_compiler_error("ga4_typed_param: type must be string, int, float or bool, not '" ~ type_name ~ "'.") }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- A floating-point value as text: a whole number (below 2^53) as an int's digits. -#}
+{% macro ga4_number_text(expression) -%}
+    case
+        when {{ expression }} = trunc({{ expression }}) and abs({{ expression }}) < 9007199254740992
+            then cast(cast({{ expression }} as {{ truffle_type('int') }}) as {{ truffle_type('string') }})
+        else cast({{ expression }} as {{ truffle_type('string') }})
+    end
 {%- endmacro %}
 
 

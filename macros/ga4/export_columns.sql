@@ -1,22 +1,22 @@
 {#- The export columns the warehouse reads, selected by name (never by position), with the
-    type each is cast to. `paths` lists where the value may sit, first found wins; a path the
+    name (staging's) and type each is cast to. `paths` lists where the value may sit, first found wins; a path the
     export does not have (the 2020-21 sample lacks the newer columns) becomes a typed null,
     so the models build on every export vintage (pitfall 7). -#}
 {% macro ga4_export_columns() -%}
     {{ return([
         {'name': 'event_date_raw', 'paths': ['event_date'], 'type': 'string'},
-        {'name': 'event_timestamp', 'paths': ['event_timestamp'], 'type': 'int'},
+        {'name': 'event_timestamp_micros', 'paths': ['event_timestamp'], 'type': 'int'},
         {'name': 'event_name', 'paths': ['event_name'], 'type': 'string'},
-        {'name': 'event_previous_timestamp', 'paths': ['event_previous_timestamp'], 'type': 'int'},
+        {'name': 'event_previous_timestamp_micros', 'paths': ['event_previous_timestamp'], 'type': 'int'},
         {'name': 'event_value_in_usd', 'paths': ['event_value_in_usd'], 'type': 'float'},
         {'name': 'event_bundle_sequence_id', 'paths': ['event_bundle_sequence_id'], 'type': 'int'},
-        {'name': 'event_server_timestamp_offset', 'paths': ['event_server_timestamp_offset'], 'type': 'int'},
+        {'name': 'event_server_timestamp_offset_micros', 'paths': ['event_server_timestamp_offset'], 'type': 'int'},
         {'name': 'user_id', 'paths': ['user_id'], 'type': 'string'},
         {'name': 'user_pseudo_id', 'paths': ['user_pseudo_id'], 'type': 'string'},
         {'name': 'privacy_analytics_storage', 'paths': ['privacy_info.analytics_storage'], 'type': 'string'},
         {'name': 'privacy_ads_storage', 'paths': ['privacy_info.ads_storage'], 'type': 'string'},
         {'name': 'privacy_uses_transient_token', 'paths': ['privacy_info.uses_transient_token'], 'type': 'string'},
-        {'name': 'user_first_touch_timestamp', 'paths': ['user_first_touch_timestamp'], 'type': 'int'},
+        {'name': 'user_first_touch_timestamp_micros', 'paths': ['user_first_touch_timestamp'], 'type': 'int'},
         {'name': 'user_ltv_revenue', 'paths': ['user_ltv.revenue'], 'type': 'float'},
         {'name': 'user_ltv_currency', 'paths': ['user_ltv.currency'], 'type': 'string'},
         {'name': 'device_category', 'paths': ['device.category'], 'type': 'string'},

@@ -1,5 +1,7 @@
 {#- The GA4 export rows of the window, with the canonical columns (export_columns.sql) plus
-    `event_params` (canonical type), `item_count`, `raw_record` (the text of a record that
+    `event_params` and `user_properties` (canonical type: [{key, value: {string_value,
+    int_value, float_value, double_value}}], empty where the export has none), `items` (the
+    ecommerce items; canonical on DuckDB, items.sql), `item_count`, `raw_record` (the text of a record that
     could not be parsed, else null), `source_table_suffix` (YYYYMMDD), `is_intraday`,
     `source_file` and `source_row_number` (with source_file, a row locator that
     truffle_deduplicate matches on, the same on every read of the export: the row's position
@@ -47,6 +49,8 @@
     select
         {{- ga4_export_select_list(columns) }}
         event_params,
+        user_properties,
+        items,
         array_length(items) as item_count,
         cast(null as string) as raw_record,
         regexp_extract(_table_suffix, r'([0-9]{8})$') as source_table_suffix,
@@ -133,7 +137,9 @@
     {%- for name, children in tree.items() -%}
         {%- do rendered.append("'" ~ name ~ "': '" ~ ga4_duckdb_struct_text(children) ~ "'") -%}
     {%- endfor -%}
-    {%- do rendered.append("'event_params': '" ~ ga4_duckdb_params_type('VARCHAR', 'VARCHAR') ~ "'") -%}
+    {%- for name in ['event_params', 'user_properties'] -%}
+        {%- do rendered.append("'" ~ name ~ "': '" ~ ga4_duckdb_params_type('VARCHAR', 'VARCHAR') ~ "'") -%}
+    {%- endfor -%}
     {%- do rendered.append("'items': 'JSON[]'") -%}
     {{ return('{' ~ rendered | join(', ') ~ '}') }}
 {%- endmacro %}
@@ -145,7 +151,9 @@
     {%- for name, children in tree.items() -%}
         {%- do rendered.append('"' ~ name ~ '": ' ~ ga4_duckdb_structure_text(children)) -%}
     {%- endfor -%}
-    {%- do rendered.append('"event_params": [{"key": "VARCHAR", "value": {"string_value": "VARCHAR", "int_value": "VARCHAR", "float_value": "VARCHAR", "double_value": "VARCHAR"}}]') -%}
+    {%- for name in ['event_params', 'user_properties'] -%}
+        {%- do rendered.append('"' ~ name ~ '": [{"key": "VARCHAR", "value": {"string_value": "VARCHAR", "int_value": "VARCHAR", "float_value": "VARCHAR", "double_value": "VARCHAR"}}]') -%}
+    {%- endfor -%}
     {%- do rendered.append('"items": ["JSON"]') -%}
     {{ return('{' ~ rendered | join(', ') ~ '}') }}
 {%- endmacro %}
@@ -172,6 +180,32 @@
         {%- endfor -%}
         {{- 'STRUCT(' ~ fields | join(', ') ~ ')' -}}
     {%- endif -%}
+{%- endmacro %}
+
+{#- A key/value list column (event_params, user_properties) in the canonical type: as it is
+    when it already has it; text or odd leaf types (JSON exports, hostile files, the
+    user_properties' extra set_timestamp_micros) rebuilt; an absent column an empty list. -#}
+{% macro ga4_duckdb_canonical_params(name, columns) -%}
+    {%- if columns.get(name) == ga4_duckdb_params_type() -%}
+        {{ name }}
+    {%- elif name not in columns -%}
+        cast([] as {{ ga4_duckdb_params_type() }})
+    {%- else -%}
+        {{ ga4_duckdb_params_cast(name) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A key/value list expression rebuilt in the canonical type, leaf by leaf. -#}
+{% macro ga4_duckdb_params_cast(expression) -%}
+    list_transform({{ expression }}, lambda p: {
+        'key': cast(p.key as varchar),
+        'value': {
+            'string_value': cast(p.value.string_value as varchar),
+            'int_value': try_cast(p.value.int_value as bigint),
+            'float_value': try_cast(p.value.float_value as double),
+            'double_value': try_cast(p.value.double_value as double)
+        }
+    })
 {%- endmacro %}
 
 {% macro ga4_duckdb_file_list(files) -%}
@@ -221,25 +255,11 @@
     {%- for row in run_query("describe select * from " ~ reader).rows -%}
         {%- do columns.update({row[0]: row[1]}) -%}
     {%- endfor -%}
-    {%- if columns.get('event_params') == ga4_duckdb_params_type() -%}
-        {%- set params = 'event_params' -%}
-    {%- else -%}
-        {#- Text or odd leaf types (JSON exports, hostile files): rebuild the canonical list. -#}
-        {%- set params -%}
-        list_transform(event_params, lambda p: {
-            'key': cast(p.key as varchar),
-            'value': {
-                'string_value': cast(p.value.string_value as varchar),
-                'int_value': try_cast(p.value.int_value as bigint),
-                'float_value': try_cast(p.value.float_value as double),
-                'double_value': try_cast(p.value.double_value as double)
-            }
-        })
-        {%- endset -%}
-    {%- endif %}
     select
         {{- ga4_export_select_list(columns) }}
-        {{ params }} as event_params,
+        {{ ga4_duckdb_canonical_params('event_params', columns) }} as event_params,
+        {{ ga4_duckdb_canonical_params('user_properties', columns) }} as user_properties,
+        {{ ga4_duckdb_canonical_items(columns) }} as items,
         {{ 'len(items)' if 'items' in columns else 'cast(null as bigint)' }} as item_count,
         {{ 'raw_record' if 'raw_record' in columns else 'cast(null as varchar)' }} as raw_record,
         regexp_extract(regexp_extract(filename, '[^/]+$'), '^events_(intraday_)?([0-9]{8})', 2) as source_table_suffix,
@@ -270,6 +290,8 @@
     select
         {{- ga4_export_select_list({}) }}
         cast(null as {{ ga4_duckdb_params_type() }}) as event_params,
+        cast(null as {{ ga4_duckdb_params_type() }}) as user_properties,
+        cast(null as {{ ga4_duckdb_items_type() }}) as items,
         cast(null as bigint) as item_count,
         cast(null as varchar) as raw_record,
         cast(null as varchar) as source_table_suffix,

@@ -77,6 +77,8 @@ aggregated as (
         {{ dbt.bool_or("ads_consent_status = 'denied'") }} as has_ads_denied,
         {{ dbt.bool_or("ads_consent_status = 'granted'") }} as has_ads_granted,
         {{ truffle_first_non_null('page_location', event_order) }} as landing_page_location,
+        {{ truffle_first_non_null('page_path', event_order) }} as landing_page_path,
+        {{ truffle_last_non_null('page_path', event_order) }} as exit_page_path,
         {{ truffle_first_non_null('platform', event_order) }} as platform,
         {{ truffle_first_non_null('device_category', event_order) }} as device_category,
         {{ truffle_first_non_null('device_operating_system', event_order) }} as device_operating_system,
@@ -156,6 +158,8 @@ final as (
             else 'unknown'
         end as ads_consent_status,
         landing_page_location,
+        landing_page_path,
+        exit_page_path,
         platform,
         device_category,
         device_operating_system,

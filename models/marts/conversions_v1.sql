@@ -16,6 +16,9 @@
     )
 }}
 
+{#- the reporting currencies' columns (ga4_reporting_currencies): the contract must list them -#}
+{{ ga4_require_declared_contract_columns(ga4_reporting_columns('revenue')) }}
+
 with
 
 events as (
@@ -109,35 +112,27 @@ amounts as (
         end as local_amount,
         case
             when is_revenue_event then coalesce(param_currency, 'USD')
-        end as currency
+        end as currency,
+        -- GA4's own USD equivalent of that amount, for a currency or day without a rate
+        case
+            when is_revenue_event and ecommerce_purchase_revenue is not null
+                then ecommerce_purchase_revenue_in_usd
+            when is_revenue_event then event_value_in_usd
+        end as google_amount_usd
     from deduplicated
 ),
 
--- convert at the rate of the conversion's day; an unknown currency converts to null and is
--- flagged, never summed as if it were another currency
+-- convert to USD at the rate of the conversion's day; a currency without a rate that day
+-- takes GA4's own USD amount (flagged), else converts to null and is flagged: never summed
+-- as if it were another currency. The other reporting currencies come from USD
 converted as (
     select
         amounts.*,
-        local_rate.usd_per_unit as usd_per_local_unit,
-        amounts.local_amount * local_rate.usd_per_unit as revenue_usd,
-        amounts.local_amount * local_rate.usd_per_unit / mxn_rate.usd_per_unit as revenue_mxn,
-        amounts.local_amount * local_rate.usd_per_unit / cop_rate.usd_per_unit as revenue_cop
+        {{ ga4_usd_from_google('amounts.local_amount', 'amounts.google_amount_usd') }} as is_usd_from_google,
+        {{- ga4_reporting_amounts(ga4_usd_amount('amounts.local_amount', 'amounts.google_amount_usd'), 'revenue') }}
+        local_rate.usd_per_unit as usd_per_local_unit
     from amounts
-    left join currency_rates as local_rate
-        on
-            amounts.currency = local_rate.currency_code
-            and amounts.event_date >= local_rate.valid_from_date
-            and amounts.event_date < local_rate.valid_to_date
-    left join currency_rates as mxn_rate
-        on
-            mxn_rate.currency_code = 'MXN'
-            and amounts.event_date >= mxn_rate.valid_from_date
-            and amounts.event_date < mxn_rate.valid_to_date
-    left join currency_rates as cop_rate
-        on
-            cop_rate.currency_code = 'COP'
-            and amounts.event_date >= cop_rate.valid_from_date
-            and amounts.event_date < cop_rate.valid_to_date
+    {{- ga4_rate_joins('amounts', 'currency', 'event_date') }}
 ),
 
 -- attribution: the source of the session the conversion happened in
@@ -172,9 +167,8 @@ final as (
         currency,
         usd_per_local_unit,
         (currency is null or usd_per_local_unit is not null) as is_currency_known,
-        revenue_usd,
-        revenue_mxn,
-        revenue_cop,
+        is_usd_from_google,
+        {{ ga4_reporting_columns('revenue') | map(attribute='column') | join(',\n        ') }},
         ecommerce_purchase_revenue_in_usd as google_revenue_in_usd,
         coalesce(session_source, '(not set)') as source,
         coalesce(session_medium, '(not set)') as medium,

@@ -18,11 +18,16 @@
     )
 }}
 
+{#- the declared parameters and user properties pass through from staging; the contract
+    must list them -#}
+{{ ga4_require_declared_contract_columns(ga4_declared_event_params() + ga4_declared_user_properties()) }}
+
 with
 
--- quarantined rows stay in staging (stg_ga4__events_quarantined), out of the marts
+-- quarantined rows stay in staging (stg_ga4__events_quarantined), out of the marts; the
+-- items arrays go to the items mart
 staged_events as (
-    select {{ truffle_star_except(['quarantine_reason', 'raw_record']) }}
+    select {{ truffle_star_except(['quarantine_reason', 'raw_record', 'items']) }}
     from {{ ref('stg_ga4__events') }}
     where
         {{ ga4_window_filter('event_date') }}

@@ -7,7 +7,10 @@
 
 {#- Rebuilt from the sessions and conversions marts on every run (never from the export):
     a user's lifetime figures need all their history, and stitching can merge two devices
-    into one user, which only a rebuild gets right. -#}
+    into one user, which only a rebuild gets right. The declared user properties
+    (ga4_user_properties) are read from the events mart, only when some are declared. -#}
+{%- set user_properties = ga4_declared_user_properties() %}
+{{ ga4_require_declared_contract_columns(user_properties) }}
 
 {#- a user's first / last value: by session start, ties broken by the session key -#}
 {%- set session_order = ['session_start_at', 'session_key'] %}
@@ -21,6 +24,25 @@ sessions as (
 conversions as (
     select * from {{ ref('conversions') }}
 ),
+{%- if user_properties %}
+
+events as (
+    select * from {{ ref('events') }}
+    where {{ truffle_every_partition_filter('event_date') or 'true' }}
+),
+
+-- each declared user property's latest value per person
+user_property_values as (
+    select
+        unified_user_id,
+        {%- for property in user_properties %}
+        {{ truffle_last_non_null(property.column, ['event_timestamp_micros', 'event_key']) }} as {{ property.column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from events
+    where unified_user_id is not null
+    group by unified_user_id
+),
+{%- endif %}
 
 -- the date the segments are computed as of: the newest session in the warehouse (so a
 -- rebuild of old data gives the same answer whatever the day)
@@ -89,11 +111,18 @@ joined as (
         coalesce(user_conversions.lifetime_revenue_cop, 0) as lifetime_revenue_cop,
         user_conversions.last_converted_at,
         {{ truffle_days_between('user_sessions.last_seen_date', 'as_of.as_of_date') }} as days_since_last_seen,
+        {%- for property in user_properties %}
+        user_property_values.{{ property.column }},
+        {%- endfor %}
         {{ truffle_days_between('user_sessions.first_seen_date', 'as_of.as_of_date') }} as days_since_first_seen
     from user_sessions
     cross join as_of
     left join user_conversions
         on user_sessions.unified_user_id = user_conversions.unified_user_id
+    {%- if user_properties %}
+    left join user_property_values
+        on user_sessions.unified_user_id = user_property_values.unified_user_id
+    {%- endif %}
 ),
 
 -- segments, documented in _marts__models.yml:
@@ -159,6 +188,9 @@ final as (
         lifetime_revenue_mxn,
         lifetime_revenue_cop,
         last_converted_at,
+        {%- for property in user_properties %}
+        {{ property.column }},
+        {%- endfor %}
         lifecycle_stage,
         value_segment,
         engagement_segment

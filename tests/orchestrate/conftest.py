@@ -24,7 +24,7 @@ GENERATED_CONFIG = GeneratorConfig(
     end_date=dt.date(2026, 1, 31), days=6, users=400, seed=11, json_days=1, intraday_days=2
 )
 GENERATED_TIME_ZONE = GENERATED_CONFIG.time_zone
-MART_TABLES = ("events", "sessions", "conversions", "user_attributes")
+MART_TABLES = ("events", "sessions", "conversions", "user_attributes", "items")
 VIEWS = ("daily_kpis", "audience_metrics", "cortex_ga4_sessions")
 
 

@@ -12,6 +12,9 @@
     )
 }}
 
+{%- set event_params = ga4_declared_event_params() -%}
+{%- set user_properties = ga4_declared_user_properties() %}
+
 with
 
 -- the window's daily and intraday shards, columns selected by name and cast. This CTE and the
@@ -21,138 +24,50 @@ export_rows as {{ truffle_not_materialized() }} (
     select * from ({{ ga4_export_rows(source('ga4', 'events')) }}) as export_shards
 ),
 
--- one lookup per parameter; typed in the next step (the value may sit in any slot)
+-- one lookup per declared parameter and user property (dbt_project.yml: ga4_event_params,
+-- ga4_custom_event_params, ga4_user_properties); typed in the next step
 params_extracted as {{ truffle_not_materialized() }} (
     select
         *,
-        {{ ga4_param_value('ga_session_id') }} as ga_session_id__value,
-        {{ ga4_param_value('ga_session_number') }} as ga_session_number__value,
-        {{ ga4_param_value('session_engaged') }} as session_engaged__value,
-        {{ ga4_param_value('engagement_time_msec') }} as engagement_time_msec__value,
-        {{ ga4_param_value('entrances') }} as entrances__value,
-        {{ ga4_param_value('page_location') }} as page_location__value,
-        {{ ga4_param_value('page_title') }} as page_title__value,
-        {{ ga4_param_value('page_referrer') }} as page_referrer__value,
-        {{ ga4_param_value('firebase_screen') }} as firebase_screen__value,
-        {{ ga4_param_value('source') }} as source__value,
-        {{ ga4_param_value('medium') }} as medium__value,
-        {{ ga4_param_value('campaign') }} as campaign__value,
-        {{ ga4_param_value('term') }} as term__value,
-        {{ ga4_param_value('gclid') }} as gclid__value,
-        {{ ga4_param_value('currency') }} as currency__value,
-        {{ ga4_param_value('value') }} as value__value,
-        {{ ga4_param_value('transaction_id') }} as transaction_id__value,
-        {{ ga4_param_value('search_term') }} as search_term__value,
-        {{ ga4_param_value('debug_mode') }} as debug_mode__value
+        {{- ga4_declared_lookups(event_params, 'event_params') }}
+        {{- ga4_declared_lookups(user_properties, 'user_properties') }}
+        {{ ga4_params_json() }} as event_params_json,
+        {{ ga4_params_json('user_properties') }} as user_properties_json,
+        {{ ga4_params_fingerprint() }} as params_fingerprint
     from export_rows
 ),
 
--- typed standard params, local date and UTC time
+-- the declared columns typed (the value may sit in any slot), local date and UTC time
 typed as {{ truffle_not_materialized() }} (
     select
-        ---------- ids
-        user_pseudo_id,
-        user_id,
-        stream_id,
-        {{ ga4_typed_param('ga_session_id__value', 'string') }} as ga_session_id,
-        ---------- event
-        event_name,
+        {{ truffle_star_except(
+            ['event_params', 'user_properties']
+            + ga4_declared_lookup_columns(event_params + user_properties)
+        ) }},
+        {{- ga4_declared_typed(event_params) }}
+        {{- ga4_declared_typed(user_properties) }}
         -- the shard's day: a row whose own date is unparseable, future or another day stays
         -- there (quarantined)
         {{ ga4_event_date('event_date_raw', 'source_table_suffix') }} as event_date,
         {{ date_from_yyyymmdd('event_date_raw') }} as parsed_event_date,
-        event_date_raw,
-        event_timestamp as event_timestamp_micros,
-        {{ timestamp_from_micros('event_timestamp') }} as event_at,
-        event_previous_timestamp as event_previous_timestamp_micros,
-        event_bundle_sequence_id,
-        event_server_timestamp_offset as event_server_timestamp_offset_micros,
-        batch_event_index,
-        batch_page_id,
-        batch_ordering_id,
-        platform,
-        ---------- params
-        {{ ga4_typed_param('ga_session_number__value', 'int') }} as ga_session_number,
-        {{ ga4_typed_param('session_engaged__value', 'string') }} as session_engaged_param,
-        {{ ga4_typed_param('engagement_time_msec__value', 'int') }} as engagement_time_msec,
-        {{ ga4_typed_param('entrances__value', 'int') }} as entrances,
-        {{ ga4_typed_param('page_location__value', 'string') }} as page_location,
-        {{ ga4_typed_param('page_title__value', 'string') }} as page_title,
-        {{ ga4_typed_param('page_referrer__value', 'string') }} as page_referrer,
-        {{ ga4_typed_param('firebase_screen__value', 'string') }} as firebase_screen,
-        {{ ga4_typed_param('source__value', 'string') }} as param_source,
-        {{ ga4_typed_param('medium__value', 'string') }} as param_medium,
-        {{ ga4_typed_param('campaign__value', 'string') }} as param_campaign,
-        {{ ga4_typed_param('term__value', 'string') }} as param_term,
-        {{ ga4_typed_param('gclid__value', 'string') }} as param_gclid,
-        upper({{ ga4_typed_param('currency__value', 'string') }}) as param_currency,
-        {{ ga4_typed_param('value__value', 'float') }} as param_value,
-        {{ ga4_typed_param('transaction_id__value', 'string') }} as param_transaction_id,
-        {{ ga4_typed_param('search_term__value', 'string') }} as search_term,
-        {{ ga4_typed_param('debug_mode__value', 'int') }} as debug_mode,
-        {{ ga4_params_json() }} as event_params_json,
-        {{ ga4_params_fingerprint() }} as params_fingerprint,
-        ---------- consent and privacy
-        privacy_analytics_storage,
-        privacy_ads_storage,
-        ---------- user
-        user_first_touch_timestamp as user_first_touch_timestamp_micros,
-        user_ltv_revenue,
-        user_ltv_currency,
-        first_touch_source,
-        first_touch_medium,
-        first_touch_campaign,
-        is_active_user,
-        ---------- device, geo, app
-        device_category,
-        device_mobile_brand_name,
-        device_mobile_model_name,
-        device_operating_system,
-        device_operating_system_version,
-        device_language,
-        device_is_limited_ad_tracking,
-        device_browser,
-        device_browser_version,
-        geo_continent,
-        geo_sub_continent,
-        geo_country,
-        geo_region,
-        geo_city,
-        geo_metro,
-        app_id,
-        app_version,
-        ---------- traffic collected on the event (newer exports)
-        collected_source,
-        collected_medium,
-        collected_campaign,
-        collected_gclid,
-        last_click_source,
-        last_click_medium,
-        last_click_campaign,
-        last_click_channel_group,
-        ---------- ecommerce
-        event_value_in_usd,
-        ecommerce_purchase_revenue,
-        ecommerce_purchase_revenue_in_usd,
-        ecommerce_refund_value,
-        ecommerce_shipping_value,
-        ecommerce_tax_value,
-        ecommerce_total_item_quantity,
-        ecommerce_unique_items,
-        ecommerce_transaction_id,
-        item_count,
-        ---------- lineage
-        raw_record,
-        source_table_suffix,
-        is_intraday,
-        source_file,
-        source_row_number
+        {{ timestamp_from_micros('event_timestamp_micros') }} as event_at
     from params_extracted
+),
+
+-- the page's parts: host, path (no query string or fragment) and the query string without
+-- the click ids and campaign tags (ga4_page_query_params_excluded)
+paged as {{ truffle_not_materialized() }} (
+    select
+        *,
+        {{ ga4_url_hostname('page_location') }} as page_hostname,
+        {{ ga4_url_path('page_location') }} as page_path,
+        {{ ga4_url_query('page_location') }} as page_query
+    from typed
 ),
 
 -- the window's days only (the partitions being replaced; a full refresh from ga4_start_date)
 windowed as {{ truffle_not_materialized() }} (
-    select * from typed
+    select * from paged
     where {{ ga4_window_filter('event_date') }}
 ),
 
@@ -194,48 +109,17 @@ deduplicated as (
     ) }}
 ),
 
+-- the export's privacy fields as consent statuses; the helper columns of the steps above out
 final as (
     select
-        ---------- keys
         event_key,
         session_key,
-        ---------- ids
-        user_pseudo_id,
-        user_id,
-        stream_id,
-        ga_session_id,
-        ---------- event
-        event_name,
-        event_date,
-        event_at,
-        event_timestamp_micros,
-        event_previous_timestamp_micros,
-        event_bundle_sequence_id,
-        event_server_timestamp_offset_micros,
-        batch_event_index,
-        batch_page_id,
-        batch_ordering_id,
-        platform,
-        ga_session_number,
-        session_engaged_param = '1' as is_session_engaged_event,
-        engagement_time_msec,
-        entrances,
-        page_location,
-        page_title,
-        page_referrer,
-        firebase_screen,
-        param_source,
-        param_medium,
-        param_campaign,
-        param_term,
-        param_gclid,
-        param_currency,
-        param_value,
-        param_transaction_id,
-        search_term,
-        coalesce(debug_mode = 1, false) as is_debug_event,
-        event_params_json,
-        ---------- consent
+        {{ truffle_star_except([
+            'event_key', 'session_key', 'event_date_raw', 'parsed_event_date',
+            'params_fingerprint', 'privacy_analytics_storage', 'privacy_ads_storage',
+            'privacy_uses_transient_token', 'is_intraday', 'source_row_number',
+        ]) }},
+        is_intraday as is_from_intraday,
         case
             when lower(privacy_analytics_storage) in ('no', 'false', '0') then 'denied'
             when lower(privacy_analytics_storage) in ('yes', 'true', '1') then 'granted'
@@ -249,60 +133,7 @@ final as (
         (
             user_pseudo_id is null
             or coalesce(lower(privacy_analytics_storage) in ('no', 'false', '0'), false)
-        ) as is_consent_denied,
-        ---------- user
-        user_first_touch_timestamp_micros,
-        user_ltv_revenue,
-        user_ltv_currency,
-        first_touch_source,
-        first_touch_medium,
-        first_touch_campaign,
-        is_active_user,
-        ---------- device, geo, app
-        device_category,
-        device_mobile_brand_name,
-        device_mobile_model_name,
-        device_operating_system,
-        device_operating_system_version,
-        device_language,
-        device_is_limited_ad_tracking,
-        device_browser,
-        device_browser_version,
-        geo_continent,
-        geo_sub_continent,
-        geo_country,
-        geo_region,
-        geo_city,
-        geo_metro,
-        app_id,
-        app_version,
-        ---------- traffic
-        collected_source,
-        collected_medium,
-        collected_campaign,
-        collected_gclid,
-        last_click_source,
-        last_click_medium,
-        last_click_campaign,
-        last_click_channel_group,
-        ---------- ecommerce
-        event_value_in_usd,
-        ecommerce_purchase_revenue,
-        ecommerce_purchase_revenue_in_usd,
-        ecommerce_refund_value,
-        ecommerce_shipping_value,
-        ecommerce_tax_value,
-        ecommerce_total_item_quantity,
-        ecommerce_unique_items,
-        ecommerce_transaction_id,
-        item_count,
-        ---------- lineage
-        source_table_suffix,
-        is_intraday as is_from_intraday,
-        source_file,
-        raw_row_count,
-        quarantine_reason,
-        raw_record
+        ) as is_consent_denied
     from deduplicated
 )
 
