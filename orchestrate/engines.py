@@ -70,6 +70,10 @@ class WarehouseBusy(QueryFailed, CliError):
     (orchestrate/dbt.py wait_for_warehouse)."""
 
 
+class WarehouseNotBuilt(QueryFailed, CliError):
+    """The DuckDB warehouse file does not exist yet: exit code 2, as `truffle cost` says."""
+
+
 @dataclass
 class QueryResult:
     columns: list[str]
@@ -201,7 +205,7 @@ class DuckDBEngine:
         wait_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> duckdb.DuckDBPyConnection:
         if not self.path.is_file():
-            raise QueryFailed(
+            raise WarehouseNotBuilt(
                 f"no warehouse at {self.path}: build it first (truffle build, or make demo)"
             )
         config: dict[str, Any] = {}

@@ -22,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -329,10 +330,51 @@ def load_export_days(client: Any, dataset: str, files: Iterable[Path]) -> list[s
             source_format=bigquery.SourceFormat.PARQUET,
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
         )
-        with path.open("rb") as handle:
+        with _as_exported(path).open("rb") as handle:
             client.load_table_from_file(handle, table, job_config=config).result()
         loaded.append(table)
     return loaded
+
+
+# The public sample's Parquet types the all-null fields of `user_properties` as int64 (its
+# writer had no other type to give them); a BigQuery export has them typed (string key and
+# string_value, float64 float/double values), as the staging model expects.
+
+
+def _as_exported(path: Path) -> Path:
+    """The file as BigQuery's export types it: a copy with `user_properties` cast to the
+    export's type when the file's differs (else the file itself)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wanted = pa.list_(
+        pa.struct(
+            [
+                ("key", pa.string()),
+                (
+                    "value",
+                    pa.struct(
+                        [
+                            ("string_value", pa.string()),
+                            ("int_value", pa.int64()),
+                            ("float_value", pa.float64()),
+                            ("double_value", pa.float64()),
+                            ("set_timestamp_micros", pa.int64()),
+                        ]
+                    ),
+                ),
+            ]
+        )
+    )
+    schema = pq.read_schema(path)
+    if "user_properties" not in schema.names or schema.field("user_properties").type == wanted:
+        return path
+    table = pq.read_table(path)
+    index = table.schema.get_field_index("user_properties")
+    table = table.set_column(index, "user_properties", table["user_properties"].cast(wanted))
+    copy = Path(tempfile.mkdtemp(prefix="ga4_export_")) / path.name
+    pq.write_table(table, copy)
+    return copy
 
 
 def main(argv: list[str]) -> int:

@@ -202,10 +202,12 @@ def test_damaged_rows_that_can_be_used_are_kept(hostile) -> None:
         )
         == truth["wrong_slot_events"]
     )
+    # a currency without a rate: USD is GA4's own USD amount, flagged (never a local amount)
     unknown = warehouse.query(
-        "select count(*), count(revenue_usd) from conversions where currency = 'XYZ'"
+        "select count(*), count(revenue_usd), count(*) filter (where is_usd_from_google) "
+        "from conversions where currency = 'XYZ'"
     )[0]
-    assert unknown == (truth["unknown_currency_purchases"], 0)
+    assert unknown == (truth["unknown_currency_purchases"],) * 3
     assert (
         warehouse.scalar("select count(*) from conversions where not is_currency_known")
         == truth["unknown_currency_purchases"]

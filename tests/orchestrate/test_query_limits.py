@@ -508,14 +508,14 @@ def test_an_analysis_during_a_real_build(real_warehouse: Warehouse, tmp_path: Pa
 
 
 def test_the_guard_refuses_before_the_engine_is_asked(tmp_path: Path) -> None:
-    """No warehouse at all: a refused statement is still refused (exit 2), an ordinary one
-    reaches the engine, which says there is no warehouse (exit 1)."""
+    """No warehouse at all: a refused statement is still refused (exit 2, the guard's
+    message), an ordinary one is told there is no warehouse yet (exit 2, one line)."""
     missing = tmp_path / "missing.duckdb"
     for statement, code in (
         ("select * from read_text('/etc/passwd')", 2),
         ("select * from '/etc/passwd'", 2),
         ("select current_setting('threads')", 2),
-        ("select count(*) from events", 1),
+        ("select count(*) from events", 2),
     ):
         path = tmp_path / "q.sql"
         path.write_text(statement)
