@@ -23,6 +23,8 @@ from orchestrate.settings import Settings
 # A GA4 export file: GA4's table name exactly (events_YYYYMMDD, events_intraday_YYYYMMDD), then
 # an extension in any case (whatever the export tool wrote). The same names as the models read
 # (macros/ga4/export_rows.sql, ga4_export_file_pattern).
+# The stored, partitioned events (the events mart is a view over it that resolves identity).
+STORED_EVENTS = "int_events_recorded"
 SHARD = re.compile(r"^events_(?:intraday_)?([0-9]{8})\.(?i:parquet|json|ndjson|jsonl)$")
 SHARD_NAMES = "events_YYYYMMDD or events_intraday_YYYYMMDD with .parquet, .json, .ndjson or .jsonl"
 
@@ -181,8 +183,8 @@ def newest_export_day(settings: Settings) -> dt.date | None:
 
 
 def newest_loaded_day(settings: Settings) -> dt.date | None:
-    """The newest event day the warehouse holds (the events mart), or None before the first
-    build: where the last successful run got to."""
+    """The newest event day the warehouse holds (the stored events behind the events mart),
+    or None before the first build: where the last successful run got to."""
     from orchestrate.engines import engine_for, profile_target, target_type
 
     if target_type(settings) == "bigquery":
@@ -190,7 +192,8 @@ def newest_loaded_day(settings: Settings) -> dt.date | None:
         result = engine_for(settings).run(
             "select max(partition_id) from "
             f"`{profile.get('project')}`.{profile.get('dataset')}.INFORMATION_SCHEMA.PARTITIONS "
-            "where table_name = 'events' and regexp_contains(partition_id, r'^[0-9]{8}$')",
+            f"where table_name = '{STORED_EVENTS}' "
+            "and regexp_contains(partition_id, r'^[0-9]{8}$')",
             {},
             [],
             timeout_seconds=60,
@@ -203,11 +206,11 @@ def newest_loaded_day(settings: Settings) -> dt.date | None:
     wait_for_warehouse(settings.warehouse_path)  # another process writing it: wait, or exit 2
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
         exists = connection.execute(
-            "select count(*) from information_schema.tables where table_name = 'events'"
+            "select count(*) from information_schema.tables where table_name = ?", [STORED_EVENTS]
         ).fetchall()[0][0]
         if not exists:
             return None
-        return connection.execute("select max(event_date) from events").fetchall()[0][0]
+        return connection.execute(f"select max(event_date) from {STORED_EVENTS}").fetchall()[0][0]
 
 
 def pinned_vars(

@@ -17,13 +17,33 @@
 
 {#- dbt's data tests read the tested model through get_where_subquery. On BigQuery, a model
     with require_partition_filter read without a window (whole-history checks) is read with
-    the every-partition filter added, or BigQuery refuses the test query. -#}
+    the every-partition filter added, or BigQuery refuses the test query. So is a view over
+    such a model (the events and items marts), on the column it declares as its window. -#}
 {% macro bigquery__get_where_subquery(relation) -%}
     {%- set predicates = truffle_test_predicates(relation) -%}
-    {%- set node = truffle_model_node(relation) -%}
-    {%- if node and node.config.get('require_partition_filter') and node.config.get('partition_by')
-        and not truffle_check_window_predicate('x') -%}
-        {%- do predicates.append(truffle_every_partition_filter(node.config.get('partition_by').get('field'))) -%}
+    {%- set column = truffle_required_partition_column(truffle_model_node(relation)) -%}
+    {%- if column and not truffle_check_window_predicate('x') -%}
+        {%- do predicates.append(truffle_every_partition_filter(column)) -%}
     {%- endif -%}
     {{ return(truffle_filtered_relation(relation, predicates)) }}
+{%- endmacro %}
+
+{#- The partition column a query of the model must filter: its own (require_partition_filter),
+    or, for a view, its `meta.window_column` when a model it reads requires a filter on it. -#}
+{% macro truffle_required_partition_column(node) -%}
+    {%- if not node -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if node.config.get('require_partition_filter') and node.config.get('partition_by') -%}
+        {{ return(node.config.get('partition_by').get('field')) }}
+    {%- endif -%}
+    {%- set column = (node.config.get('meta') or {}).get('window_column') -%}
+    {%- if node.config.get('materialized') == 'view' and column -%}
+        {%- for upstream in node.depends_on.nodes if upstream in graph.nodes -%}
+            {%- if truffle_required_partition_column(graph.nodes[upstream]) == column -%}
+                {{ return(column) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(none) }}
 {%- endmacro %}

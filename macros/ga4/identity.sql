@@ -1,40 +1,32 @@
-{#- Retroactive stitching (pitfall 13) for rows outside the re-processed window: when a device
-    logs in for the first time, its earlier anonymous rows in older partitions take the user's
-    id too; when the device map no longer holds a device's login (a rewritten export day
-    removed it, or another user logged in first), its anonymous rows take the map's answer
-    again: the device's current user, else the device itself. So every path ends where a full
-    build of the current export ends. Runs as a post-hook of every model that stores
-    unified_user_id, inside the model's transaction; a no-op on a full refresh (every row was
-    stitched as it was built). Only rows without a login of their own are candidates.
-    `stitched_flag_column`: a boolean column marking rows whose identity came from stitching. -#}
-{% macro ga4_restitch_devices(stitched_flag_column=none) -%}
-    {#- referenced outside the condition so dbt records the dependency when it parses -#}
-    {%- set stitched_devices = ref('int_devices_stitched') -%}
-    {%- if execute and ga4_is_incremental() and not var('ga4_render_incremental', false) -%}
-    {%- set device_user -%}
-        (
-            select stitched.user_id
-            from {{ stitched_devices }} as stitched
-            where stitched.user_pseudo_id = target.user_pseudo_id
-        )
-    {%- endset %}
-    update {{ this }} as target
-    set
-        unified_user_id = coalesce({{ device_user }}, target.user_pseudo_id)
-        {%- if stitched_flag_column %},
-        {{ stitched_flag_column }} = {{ device_user }} is not null
-        {%- endif %}
-    where
-        target.user_id is null
-        and target.user_pseudo_id is not null
-        and target.unified_user_id is distinct from coalesce({{ device_user }}, target.user_pseudo_id)
-        {%- set partition_by = config.get('partition_by') -%}
-        {%- set every_partition = truffle_every_partition_filter('target.' ~ partition_by.field)
-            if partition_by and config.get('require_partition_filter') else none -%}
-        {%- if every_partition %}
-        and {{ every_partition }}
-        {%- endif %}
-    {%- else -%}
-    select 1 as nothing_to_restitch
+{#- Identity resolved where the facts are read (pitfall 13): the stored fact tables keep each
+    row's own user_pseudo_id and user_id, and the mart views (events, sessions, conversions,
+    items) join the device map (int_devices_stitched, small: one row per logged-in device) to
+    give unified_user_id: the row's own login, else the user its device first logged in as
+    (also for rows before that login), else the device. A login seen tonight, or one a
+    rewritten export day removed, changes the map only: no old partition is rewritten, and
+    every view reads as a full build of the current export would store it.
+
+    The view's columns, in the order of its contract (declared once, in the YAML), each read
+    from `facts` except the resolved ones. -#}
+{% macro ga4_identified_columns(facts, devices) -%}
+    {%- set resolved = {
+        'unified_user_id': 'coalesce(' ~ facts ~ '.user_id, ' ~ devices ~ '.user_id, ' ~ facts ~ '.user_pseudo_id)',
+        'is_stitched_identity': '(' ~ facts ~ '.user_id is null and ' ~ devices ~ '.user_id is not null)',
+    } -%}
+    {%- if not execute -%}
+        {{ return(facts ~ '.*') }}
     {%- endif -%}
+    {#- a unit test compares the columns it names: every stored one, then the resolved ones -#}
+    {%- if model.resource_type == 'unit_test' -%}
+        {{ return(facts ~ '.*, ' ~ resolved.items() | map('reverse') | map('join', ' as ') | join(', ')) }}
+    {%- endif -%}
+    {%- set columns = model.columns.keys() | list -%}
+    {%- if 'unified_user_id' not in columns -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ': a view that resolves identity must declare unified_user_id in its contract.') }}
+    {%- endif -%}
+    {%- set selected = [] -%}
+    {%- for column in columns -%}
+        {%- do selected.append(resolved[column] ~ ' as ' ~ column if column in resolved else facts ~ '.' ~ column) -%}
+    {%- endfor -%}
+    {{ selected | join(',\n        ') }}
 {%- endmacro %}

@@ -60,7 +60,7 @@
         {%- do predicates.append('(' ~ config.get('where') ~ ')') -%}
     {%- endif -%}
     {%- set node = truffle_model_node(relation) -%}
-    {%- set column = (node.config.get('meta') or {}).get('window_column') if node and node.config.get('materialized') == 'incremental' else none -%}
+    {%- set column = (node.config.get('meta') or {}).get('window_column') if node and node.config.get('materialized') in ('incremental', 'view') else none -%}
     {%- set days_var = (config.get('meta') or {}).get('window_days_before_var') -%}
     {%- set days_before = (var(days_var, 0) if days_var else 0) | int -%}
     {%- set window = truffle_check_window_predicate(column, days_before) if column else none -%}

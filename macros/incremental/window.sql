@@ -112,7 +112,7 @@
 {% macro ga4_touched_session_keys(stored_sessions) -%}
     {%- set window = ga4_window() -%}
     {%- set span = modules.datetime.timedelta(days=ga4_session_span_days()) -%}
-    select session_key from {{ ref('events') }}
+    select session_key from {{ ref('int_events_recorded') }}
     where {{ ga4_window_filter('event_date') }} and session_key is not null
     union all
     select session_key from {{ stored_sessions }}
@@ -158,7 +158,7 @@
     where
         {{ ga4_window_filter('session_start_date') }}
         and session_key not in (
-            select session_key from {{ ref('events') }}
+            select session_key from {{ ref('int_events_recorded') }}
             where {{ ga4_window_filter('event_date') }} and session_key is not null
         )
     {%- else -%}

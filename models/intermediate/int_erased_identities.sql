@@ -4,15 +4,20 @@
         unique_key='erased_identity',
         incremental_strategy=truffle_upsert_strategy(),
         post_hook=[
-            "{{ ga4_erase_identities_from(ref('stg_ga4__events'), 'event_date', this, by_day=['source_table_suffix', 'raw_row_count']) }}",
+            "{{ ga4_erase_identities_from(ref('stg_ga4__events'), 'event_date', this, by_day=['source_table_suffix', 'raw_row_count'], filtered_at_write=false) }}",
             "{{ ga4_erase_raw_text_from(ref('stg_ga4__events'), 'event_date', this) }}",
-            "{{ ga4_erase_identities_from(ref('int_device_logins_observed'), 'event_date', this) }}",
+            "{{ ga4_record_erasures(ref('stg_ga4__events'), this) }}",
+            "{{ ga4_erase_identities_from(ref('int_device_logins_observed'), 'event_date', this, filtered_at_write=false) }}",
+            "{{ ga4_record_erasures(ref('int_device_logins_observed'), this) }}",
         ],
     )
 }}
 
 {#- Append-only: once a device is known to belong to an erased user it stays erased, even
-    after the rows that linked them are gone. -#}
+    after the rows that linked them are gone. Small (the requests and the devices seen logged
+    in as their users), so it is read whole; staging and the logins are cleared of a new
+    identity's whole history once (the ledger, int_erasures_applied), of known ones in the
+    window. -#}
 
 with
 

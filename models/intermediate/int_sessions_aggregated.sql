@@ -10,8 +10,8 @@
         cluster_by=['session_key'],
         post_hook=[
             "{{ ga4_drop_vanished_sessions() }}",
-            "{{ ga4_restitch_devices() }}",
             "{{ ga4_erase_identities_from(this, 'session_start_date') }}",
+            "{{ ga4_record_erasures(this) }}",
             "{{ ga4_apply_retention(\"'user_activity'\", 'session_start_date') }}",
         ],
     )
@@ -27,7 +27,7 @@ with
 -- incremental run reads from the first start to the last end of the sessions the window
 -- touches (ga4_session_reach), a day more on each side so a session at either edge is whole
 session_events as (
-    select * from {{ ref('events') }}
+    select * from {{ ref('int_events_recorded') }}
     where
         session_key is not null
         and {{ ga4_reach_filter(reach, 'event_date', extra_days_before=1, extra_days_after=1) }}
@@ -60,7 +60,6 @@ aggregated as (
         min(stream_id) as stream_id,
         min(ga_session_id) as ga_session_id,
         {{ truffle_last_non_null('user_id', event_order) }} as user_id,
-        min(unified_user_id) as device_unified_user_id,
         min(event_at) as session_start_at,
         max(event_at) as session_end_at,
         min(event_date) as session_start_date,
@@ -138,7 +137,6 @@ final as (
         stream_id,
         ga_session_id,
         user_id,
-        coalesce(user_id, device_unified_user_id, user_pseudo_id) as unified_user_id,
         session_start_at,
         session_end_at,
         session_start_date,

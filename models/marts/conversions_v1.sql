@@ -1,183 +1,35 @@
 {{
     config(
-        materialized='incremental',
+        materialized='view',
         meta={'window_column': 'conversion_date'},
-        incremental_strategy=truffle_incremental_strategy(),
-        unique_key=truffle_incremental_key('conversion_date'),
-        partition_by=truffle_partition_by('conversion_date'),
-        partitions=ga4_bigquery_partitions(),
-        partition_expiration_days=truffle_partition_expiration_days(),
-        cluster_by=['conversion_type', 'unified_user_id', 'currency'],
-        post_hook=[
-            "{{ ga4_restitch_devices() }}",
-            "{{ ga4_erase_identities_from(this, 'conversion_date') }}",
-            "{{ ga4_apply_retention(\"'transaction'\", 'conversion_date') }}",
-        ],
     )
 }}
+
+{#- A view: the stored conversions (int_conversions_attributed) with the identity resolved at read (ga4_identified_columns), so
+    stitching never rewrites a stored partition. A filter on conversion_date reaches the stored
+    table's partitions through the view. -#}
 
 {#- the reporting currencies' columns (ga4_reporting_currencies): the contract must list them -#}
 {{ ga4_require_declared_contract_columns(ga4_reporting_columns('revenue')) }}
 
 with
 
-events as (
-    select * from {{ ref('events') }}
-    where {{ ga4_window_filter('event_date') }}
+facts as (
+    select * from {{ ref('int_conversions_attributed') }}
 ),
 
-conversion_definitions as (
-    select * from {{ ref('conversion_events') }}
+stitched_devices as (
+    select * from {{ ref('int_devices_stitched') }}
 ),
 
-sessions as (
-    select * from {{ ref('int_sessions_aggregated') }}
-),
-
-currency_rates as (
-    select * from {{ ref('int_currency_rates_spanned') }}
-),
-
--- which events count as conversions is configuration (seed conversion_events)
-conversion_events as (
-    select
-        events.*,
-        conversion_definitions.conversion_type,
-        conversion_definitions.is_revenue_event,
-        -- the id of record is ecommerce.transaction_id; '(not set)' and empty are not ids
-        case
-            when trim(events.ecommerce_transaction_id) in ('', '(not set)') then null
-            else events.ecommerce_transaction_id
-        end as transaction_id
-    from events
-    inner join conversion_definitions
-        on events.event_name = conversion_definitions.event_name
-),
-
--- a reload resends `purchase`: one conversion per transaction, the earliest wins (pitfall 10)
-ranked as (
-    select
-        *,
-        case
-            when transaction_id is null then 1
-            else row_number() over (
-                    partition by conversion_type, transaction_id
-                    order by event_timestamp_micros, event_key
-                )
-        end as transaction_rank
-    from conversion_events
-),
-
-first_sends as (
-    select * from ranked
-    where transaction_rank = 1
-),
-
--- a transaction already counted before the window stays counted there (incremental runs)
-earlier_transactions as (
-    {% if ga4_is_incremental() -%}
-        select distinct
-            conversion_type,
-            transaction_id
-        from {{ this }}
-        where
-            transaction_id is not null
-            and conversion_date < {{ date_literal(ga4_window().start) }}
-    {%- else -%}
-        select
-            conversion_type,
-            transaction_id
-        from first_sends
-        where false
-    {%- endif %}
-),
-
-deduplicated as (
-    select first_sends.*
-    from first_sends
-    left join earlier_transactions
-        on
-            first_sends.conversion_type = earlier_transactions.conversion_type
-            and first_sends.transaction_id = earlier_transactions.transaction_id
-    where earlier_transactions.transaction_id is null
-),
-
--- the amount is in the currency sent with the event (pitfall 11); event_value_in_usd is not
--- revenue
-amounts as (
-    select
-        *,
-        case
-            when is_revenue_event then coalesce(ecommerce_purchase_revenue, param_value)
-        end as local_amount,
-        case
-            when is_revenue_event then coalesce(param_currency, 'USD')
-        end as currency,
-        -- GA4's own USD equivalent of that amount, for a currency or day without a rate
-        case
-            when is_revenue_event and ecommerce_purchase_revenue is not null
-                then ecommerce_purchase_revenue_in_usd
-            when is_revenue_event then event_value_in_usd
-        end as google_amount_usd
-    from deduplicated
-),
-
--- convert to USD at the rate of the conversion's day; a currency without a rate that day
--- takes GA4's own USD amount (flagged), else converts to null and is flagged: never summed
--- as if it were another currency. The other reporting currencies come from USD
-converted as (
-    select
-        amounts.*,
-        {{ ga4_usd_from_google('amounts.local_amount', 'amounts.google_amount_usd') }} as is_usd_from_google,
-        {{- ga4_reporting_amounts(ga4_usd_amount('amounts.local_amount', 'amounts.google_amount_usd'), 'revenue') }}
-        local_rate.usd_per_unit as usd_per_local_unit
-    from amounts
-    {{- ga4_rate_joins('amounts', 'currency', 'event_date') }}
-),
-
--- attribution: the source of the session the conversion happened in
-attributed as (
-    select
-        converted.*,
-        sessions.session_source,
-        sessions.session_medium,
-        sessions.session_campaign,
-        sessions.session_default_channel_group
-    from converted
-    left join sessions
-        on converted.session_key = sessions.session_key
-),
-
+-- unified_user_id: the row's own login, else its device's user (retroactive stitching,
+-- pitfall 13), else the device
 final as (
     select
-        event_key as conversion_key,
-        event_key,
-        session_key,
-        conversion_type,
-        event_name,
-        transaction_id,
-        event_date as conversion_date,
-        event_at as converted_at,
-        user_pseudo_id,
-        user_id,
-        unified_user_id,
-        stream_id,
-        platform,
-        local_amount,
-        currency,
-        usd_per_local_unit,
-        (currency is null or usd_per_local_unit is not null) as is_currency_known,
-        is_usd_from_google,
-        {{ ga4_reporting_columns('revenue') | map(attribute='column') | join(',\n        ') }},
-        ecommerce_purchase_revenue_in_usd as google_revenue_in_usd,
-        coalesce(session_source, '(not set)') as source,
-        coalesce(session_medium, '(not set)') as medium,
-        coalesce(session_campaign, '(not set)') as campaign,
-        coalesce(session_default_channel_group, 'Unassigned') as default_channel_group,
-        ads_consent_status,
-        is_debug_event
-    from attributed
+        {{ ga4_identified_columns('facts', 'stitched_devices') }}
+    from facts
+    left join stitched_devices
+        on facts.user_pseudo_id = stitched_devices.user_pseudo_id
 )
 
 select * from final
-{{ truffle_storage_order(['conversion_date', 'converted_at']) }}

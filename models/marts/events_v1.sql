@@ -1,22 +1,13 @@
 {{
     config(
-        materialized='incremental',
+        materialized='view',
         meta={'window_column': 'event_date'},
-        incremental_strategy=truffle_incremental_strategy(),
-        unique_key=truffle_incremental_key('event_date'),
-        partition_by=truffle_partition_by('event_date'),
-        partitions=ga4_bigquery_partitions(),
-        partition_expiration_days=truffle_partition_expiration_days(),
-        require_partition_filter=true,
-        cluster_by=['event_name', 'unified_user_id', 'session_key'],
-        post_hook=[
-            "{{ ga4_restitch_devices('is_stitched_identity') }}",
-            "{{ ga4_erase_identities_from(this, 'event_date') }}",
-            "{{ ga4_apply_retention('retention_category', 'event_date') }}",
-            "{{ ga4_account_export_rows(ref('stg_ga4__events'), ref('event_retention_categories')) }}",
-        ],
     )
 }}
+
+{#- A view: the stored events (int_events_recorded) with the identity resolved at read (ga4_identified_columns), so
+    stitching never rewrites a stored partition. A filter on event_date reaches the stored
+    table's partitions through the view. -#}
 
 {#- the declared parameters and user properties pass through from staging; the contract
     must list them -#}
@@ -24,74 +15,22 @@
 
 with
 
--- quarantined rows stay in staging (stg_ga4__events_quarantined), out of the marts; the
--- items arrays go to the items mart
-staged_events as (
-    select {{ truffle_star_except(['quarantine_reason', 'raw_record', 'items']) }}
-    from {{ ref('stg_ga4__events') }}
-    where
-        {{ ga4_window_filter('event_date') }}
-        and quarantine_reason is null
+facts as (
+    select * from {{ ref('int_events_recorded') }}
 ),
 
 stitched_devices as (
     select * from {{ ref('int_devices_stitched') }}
 ),
 
-erased_identities as (
-    select * from {{ ref('int_erased_identities') }}
-),
-
-retention_categories as (
-    select * from {{ ref('event_retention_categories') }}
-),
-
--- unified_user_id: the event's own login, else the device's user once it has logged in
--- (retroactive stitching, pitfall 13), else the device
-identified as (
-    select
-        staged_events.*,
-        coalesce(
-            staged_events.user_id,
-            stitched_devices.user_id,
-            staged_events.user_pseudo_id
-        ) as unified_user_id,
-        (
-            staged_events.user_id is null
-            and stitched_devices.user_id is not null
-        ) as is_stitched_identity
-    from staged_events
-    left join stitched_devices
-        on staged_events.user_pseudo_id = stitched_devices.user_pseudo_id
-),
-
--- retention: each event's category decides how long it is kept (unlisted: interaction)
-categorised as (
-    select
-        identified.*,
-        coalesce(retention_categories.retention_category, 'interaction') as retention_category
-    from identified
-    left join retention_categories
-        on identified.event_name = retention_categories.event_name
-),
-
--- erasure requests: nothing of an erased user (or their devices) enters the marts; nothing
--- past its retention either
-kept as (
-    select * from categorised
-    where
-        {{ ga4_within_retention('retention_category', 'event_date') }}
-        and
-        coalesce(user_id, '') not in (select erased_identities.erased_identity from erased_identities)
-        and coalesce(user_pseudo_id, '') not in (select erased_identities.erased_identity from erased_identities)
-        and coalesce(unified_user_id, '') not in (select erased_identities.erased_identity from erased_identities)
-),
-
+-- unified_user_id: the row's own login, else its device's user (retroactive stitching,
+-- pitfall 13), else the device
 final as (
-    select * from kept
+    select
+        {{ ga4_identified_columns('facts', 'stitched_devices') }}
+    from facts
+    left join stitched_devices
+        on facts.user_pseudo_id = stitched_devices.user_pseudo_id
 )
 
--- no sort (truffle_storage_order): staging's rows are day-clustered as they were read, one
--- day's shards after another, and the joins above stream them, so rows land in day-clustered
--- row groups anyway; sorting ~100 wide columns cost a third of this model's time
 select * from final

@@ -54,7 +54,7 @@ KINDS = (
     "model",  # CREATE TABLE / VIEW ... AS the model's SELECT
     "temp table",  # the incremental materialization's __dbt_tmp table
     "merge",  # insert_overwrite (partition list) or keyed MERGE
-    "hook",  # a post-hook's DML (UPDATE / DELETE) or no-op
+    "hook",  # a post-hook's DML (UPDATE / DELETE / the erasure ledger's INSERT) or no-op
     "lookup",  # a query a macro reads (guard counts, session reach, newest export day)
     "drop",  # DROP TABLE of a temp table
     "seed",
@@ -136,7 +136,8 @@ def _statement_kind(resource_type: str, sql: str) -> str:
         return "temp table" if "__dbt_tmp" in created.group(1) else "model"
     if text.startswith("merge"):
         return "merge"
-    if text.startswith(("update", "delete")) or re.match(r"select 1 as nothing_\w+$", text):
+    hook_dml = text.startswith(("update", "delete", "insert"))
+    if hook_dml or re.match(r"select 1 as nothing_\w+$", text):
         return "hook"
     if text.startswith("drop"):
         return "drop"

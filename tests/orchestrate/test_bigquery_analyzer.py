@@ -77,9 +77,15 @@ def test_every_model_and_analysis_is_rendered_in_each_form(bigquery_render: Rend
     rendered = {(s.kind, s.name, s.form) for s in bigquery_render.statements}
     assert {("model", name, "full") for name in models} <= rendered
     incremental = {name for name, materialized in models.items() if materialized == "incremental"}
-    assert {"stg_ga4__events", "int_sessions_aggregated", "events", "sessions", "conversions"} <= (
-        incremental
-    )
+    assert {
+        "stg_ga4__events",
+        "int_sessions_aggregated",
+        "int_events_recorded",
+        "int_sessions_converted",
+        "int_conversions_attributed",
+    } <= incremental
+    # the marts resolve identity at read: views over the stored tables
+    assert {models[name] for name in ("events", "sessions", "conversions", "items")} == {"view"}
     assert {("model", name, "incremental") for name in incremental} <= rendered
     # analyses/*.sql, however many there are (none is fine): each one rendered once
     assert sorted(s.name for s in bigquery_render.statements if s.kind == "analysis") == ANALYSES
@@ -91,10 +97,11 @@ def test_every_model_and_analysis_is_rendered_in_each_form(bigquery_render: Rend
 
 
 def test_the_incremental_form_differs_where_the_window_applies(bigquery_render: Rendered) -> None:
-    full = bigquery_render.get("conversions", "full").sql
-    incremental = bigquery_render.get("conversions", "incremental").sql
-    assert "`offline-project`.`random_truffle`.`conversions`" in incremental  # {{ this }}
-    assert "`offline-project`.`random_truffle`.`conversions`" not in full
+    full = bigquery_render.get("int_conversions_attributed", "full").sql
+    incremental = bigquery_render.get("int_conversions_attributed", "incremental").sql
+    stored = "`offline-project`.`random_truffle`.`int_conversions_attributed`"
+    assert stored in incremental  # {{ this }}
+    assert stored not in full
     assert "cast('2020-10-30' as date)" in incremental
 
 
@@ -293,14 +300,14 @@ def test_bigquery_cost_configuration(bigquery_render: Rendered) -> None:
         for n in bigquery_render.manifest["nodes"].values()
         if n["resource_type"] == "model"
     }
-    events = nodes["events"]["config"]
+    events = nodes["int_events_recorded"]["config"]
     assert events["require_partition_filter"] is True
     assert events["partition_by"] == {
         "field": "event_date",
         "data_type": "date",
         "granularity": "day",
     }
-    assert events["cluster_by"] == ["event_name", "unified_user_id", "session_key"]
+    assert events["cluster_by"] == ["event_name", "user_pseudo_id", "session_key"]
     assert events["incremental_strategy"] == "insert_overwrite"
     assert events["partitions"] == [
         "date('2020-11-02')",
@@ -310,14 +317,19 @@ def test_bigquery_cost_configuration(bigquery_render: Rendered) -> None:
     ]
     # retention where the variable is set, on partitioned models only
     partitioned = {name for name, node in nodes.items() if node["config"].get("partition_by")}
-    assert {"stg_ga4__events", "int_sessions_aggregated", "events", "sessions", "conversions"} <= (
-        partitioned
-    )
+    assert {
+        "stg_ga4__events",
+        "int_sessions_aggregated",
+        "int_events_recorded",
+        "int_sessions_converted",
+        "int_conversions_attributed",
+    } <= partitioned
     for name, node in nodes.items():
         expected = 400 if name in partitioned else None
         assert node["config"].get("partition_expiration_days") == expected, name
     # table labels per layer; job labels from the query comment
-    assert events["labels"] == {"project": "random_truffle", "layer": "marts"}
+    assert events["labels"] == {"project": "random_truffle", "layer": "intermediate"}
+    assert nodes["events"]["config"]["labels"]["layer"] == "marts"
     assert nodes["stg_ga4__events"]["config"]["labels"]["layer"] == "staging"
     project = yaml.safe_load((REPO / "dbt_project.yml").read_text())
     assert project["query-comment"]["job-label"] is True

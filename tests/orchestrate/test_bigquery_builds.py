@@ -56,7 +56,12 @@ def test_every_statement_of_a_build_and_a_nightly_is_proven(
     unit_tests = set(bigquery_render.manifest.get("unit_tests", {}))
     assert {
         f"model.random_truffle.{name}"
-        for name in ("stg_ga4__events", "events.v1", "sessions.v1", "int_sessions_aggregated")
+        for name in (
+            "stg_ga4__events",
+            "int_events_recorded",
+            "int_sessions_converted",
+            "int_sessions_aggregated",
+        )
     } <= incremental
     assert unit_tests
     for run in ("full", "nightly"):
@@ -76,24 +81,33 @@ def test_every_statement_of_a_build_and_a_nightly_is_proven(
     (events_merge,) = [
         s.sql
         for s in nightly.statements
-        if s.kind == "merge" and s.unique_id == "model.random_truffle.events.v1"
+        if s.kind == "merge" and s.unique_id == "model.random_truffle.int_events_recorded"
     ]
     assert re.search(
         r"date\(dbt_internal_dest\.event_date\) in \(\s*date\('2020-11-02'\), "
         r"date\('2020-11-01'\), date\('2020-10-31'\), date\('2020-10-30'\)\s*\)",
         events_merge,
     ), events_merge
-    # every hook of a nightly sends its DML (the guards' counts answered, deletes allowed):
-    # the re-stitch UPDATE, the vanished-session, erasure and retention DELETEs
+    # every hook of a nightly sends its DML (the guards' counts answered, deletes allowed, an
+    # erasure request not applied yet): the vanished-session, erasure and retention DELETEs,
+    # the raw-text UPDATE and the ledger's INSERTs; identity is resolved at read: no re-stitch
     hooks = [
         (s.unique_id.split(".")[2], _verb(s.sql)) for s in nightly.statements if s.kind == "hook"
     ]
-    assert {verb for _, verb in hooks} == {"update", "delete"}
-    for model in ("events", "conversions", "sessions", "int_sessions_aggregated"):
-        assert (model, "update") in hooks, model
-    assert hooks.count(("events", "delete")) == 2  # erasure, retention
-    assert hooks.count(("sessions", "delete")) == 3  # vanished sessions, erasure, retention
+    assert {verb for _, verb in hooks} == {"update", "delete", "insert"}
+    assert [model for model, verb in hooks if verb == "update"] == ["int_erased_identities"]
+    assert hooks.count(("int_events_recorded", "delete")) == 2  # erasure, retention
+    assert hooks.count(("int_sessions_converted", "delete")) == 3  # vanished, erasure, retention
     assert hooks.count(("int_erased_identities", "delete")) == 2  # staging, device logins
+    for model in (
+        "int_events_recorded",
+        "int_sessions_aggregated",
+        "int_sessions_converted",
+        "int_conversions_attributed",
+        "int_items_unnested",
+    ):
+        assert hooks.count((model, "insert")) == 1, model  # the erasure ledger
+    assert hooks.count(("int_erased_identities", "insert")) == 2  # staging, device logins
     assert {s.kind for s in nightly.statements} >= {"temp table", "drop", "lookup", "seed"}
 
 
@@ -123,7 +137,7 @@ def _nightly_of_events(
         rendered.manifest,
         RENDER_VARIABLES,
         runs=("nightly",),
-        select=("events,resource_type:model",),
+        select=("int_events_recorded,resource_type:model",),
         project=DEFAULT_PROJECT,
         dataset=DEFAULT_DATASET,
     )
@@ -132,20 +146,21 @@ def _nightly_of_events(
 def test_a_broken_hook_fails_the_proof_naming_the_model(
     tmp_path: Path, bigquery_render: Rendered, bigquery_analysis: AnalysisReport
 ) -> None:
-    """The re-stitch UPDATE (a post-hook, never in a compiled model) with a misspelled column."""
+    """The erasure ledger's INSERT (a post-hook, never in a compiled model) with a misspelled
+    column."""
     project = _project_copy(tmp_path)
     _break(
-        project / "macros" / "ga4" / "identity.sql",
-        "and target.user_pseudo_id is not null",
-        "and target.user_pseudo_idx is not null",
+        project / "macros" / "ga4" / "erasure.sql",
+        "        erased.erased_identity,\n        current_timestamp",
+        "        erased.erased_identityx,\n        current_timestamp",
     )
     report = _nightly_of_events(project, tmp_path, bigquery_render, bigquery_analysis)
     failing = [r for r in report.results if r.error]
     assert [(r.statement.kind, r.statement.unique_id) for r in failing] == [
-        ("hook", "model.random_truffle.events.v1")
+        ("hook", "model.random_truffle.int_events_recorded")
     ]
-    assert "user_pseudo_idx" in report.errors[0]
-    assert "hook of model.random_truffle.events.v1" in report.errors[0]
+    assert "erased_identityx" in report.errors[0]
+    assert "hook of model.random_truffle.int_events_recorded" in report.errors[0]
 
 
 def test_a_broken_partition_list_fails_the_proof_naming_the_model(
@@ -164,10 +179,10 @@ def test_a_broken_partition_list_fails_the_proof_naming_the_model(
     report = _nightly_of_events(project, tmp_path, bigquery_render, bigquery_analysis)
     failing = [r for r in report.results if r.error]
     assert [(r.statement.kind, r.statement.unique_id) for r in failing] == [
-        ("merge", "model.random_truffle.events.v1")
+        ("merge", "model.random_truffle.int_events_recorded")
     ]
     assert "date(2020-11-02)" in failing[0].statement.sql
     assert (
         "DATE" in report.errors[0]
-        and "merge of model.random_truffle.events.v1" in (report.errors[0])
+        and "merge of model.random_truffle.int_events_recorded" in (report.errors[0])
     )

@@ -56,8 +56,10 @@ def test_the_next_nightly_is_listed_with_what_each_statement_reads(
     audit = json.loads(result.output[result.output.index("{") :])
     assert audit["window"] == {"start": str(END - 3 * DAY), "end": str(END)}
     statements = {s["name"]: s for s in audit["statements"]}
-    # the events mart reads staging's window only, and is measured
-    events = statements["events"]
+    # the stored events read staging's window only, and are measured (the events mart is a
+    # view: creating it reads nothing)
+    assert "events" not in statements
+    events = statements["int_events_recorded"]
     assert [r["table"] for r in events["reads"]] == ["stg_ga4__events"]
     assert events["reads"][0]["first_day"] == str(END - 3 * DAY)
     assert not events["outside_window"] and events["bytes"] > 0

@@ -3,7 +3,9 @@ they were stitched to; a search of every table and view finds no trace of their 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,10 +14,15 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrate.cli import app
+from orchestrate.dbt import run_dbt
 from tests.orchestrate.conftest import GENERATED_CONFIG, GENERATED_TIME_ZONE, Warehouse
 
-# the tombstone list and the request table hold the ids by design: they keep them out
-EXEMPT = {"int_erased_identities", "erasure_requests", "privacy_requests"}
+# the tombstone list, the erasure ledger and the request table hold the ids by design: they
+# keep them out
+EXEMPT = {"int_erased_identities", "int_erasures_applied", "erasure_requests", "privacy_requests"}
+# a log entry of dbt's debug log: "<time> [debug] [thread]: On <node>: <sql>"
+LOG_ENTRY = re.compile(r"^\S*\d\d:\d\d:\d\d\.\d+ \[\w+ *\] \[[^]]*\]: ", re.M)
+SENT = re.compile(r"^On (model\.[\w.]+): (?:/\*.*?\*/)?\s*(.*)$", re.S)
 
 
 def traces(path: Path, needles: set[str]) -> dict[str, int]:
@@ -48,6 +55,15 @@ def traces(path: Path, needles: set[str]) -> dict[str, int]:
             ).fetchall()[0][0]
             if count:
                 found[table] = count
+    return found
+
+
+def sent_statements(log: Path) -> list[tuple[str, str]]:
+    """(model, SQL) of every statement dbt sent for a model, from its debug log."""
+    found = []
+    for entry in LOG_ENTRY.split(log.read_text()):
+        if sent := SENT.match(entry.strip()):
+            found.append((sent.group(1).split(".")[2], sent.group(2).strip()))
     return found
 
 
@@ -112,3 +128,28 @@ def test_an_erased_user_leaves_no_trace(
         remaining = connection.execute("select count(*) from events").fetchall()[0][0]
     assert needles <= erased  # the user's devices were found and listed
     assert 0 < remaining < generated_warehouse.scalar("select count(*) from events")
+
+    # the next nightly, without a new request: no erasure statement reads the history (not
+    # even a count), no UPDATE is sent, and nothing of the erased ids comes back
+    settings = dataclasses.replace(
+        generated_warehouse.settings,
+        duckdb_path=copy,
+        vars={**variables, "ga4_run_date": str(GENERATED_CONFIG.end_date)},
+    )
+    run = run_dbt(["build"], settings, target_path=tmp_path / "next")
+    assert run.success, run.failure_report()
+    statements = sent_statements(tmp_path / "next" / "logs" / "dbt.log")
+    assert any(sql.startswith("delete from") for _, sql in statements)  # the log is read
+    history_wide = [
+        (model, sql)
+        for model, sql in statements
+        if "erased_identity" in sql and "cast('1900-01-01' as date)" in sql
+    ]
+    assert history_wide == []
+    assert not [model for model, sql in statements if sql.lower().startswith("update")]
+    assert not [
+        model
+        for model, sql in statements
+        if sql.startswith("insert into") and "int_erasures_applied" in sql
+    ]
+    assert traces(copy, needles) == {}

@@ -171,7 +171,7 @@ def test_retention_that_would_delete_recent_rows_refuses(
         ga4_retention_as_of="2021-12-01", ga4_lookback_days=0,
     )  # fmt: skip
     assert result.exit_code == 1
-    assert "retention refused on events" in result.output
+    assert "retention refused on int_events_recorded" in result.output
     assert "--allow-deletes" in result.output
     assert counts(path) == before  # the model's transaction was rolled back
     doomed = real_warehouse.scalar(
@@ -185,7 +185,7 @@ def test_retention_that_would_delete_recent_rows_refuses(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     removed = {(d["table"], d["step"]): d for d in json_summary(result.output)["deletions"]}
-    assert removed["events", "retention"]["rows"] == doomed
+    assert removed["int_events_recorded", "retention"]["rows"] == doomed
     # the window's own interaction events never entered: none is left
     interaction = real_warehouse.scalar(
         "select count(*) from events where retention_category = 'interaction'"
