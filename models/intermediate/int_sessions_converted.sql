@@ -20,6 +20,7 @@
 
 -- depends_on: {{ ref('int_events_recorded') }}
 {%- set reach = ga4_session_reach(ref('int_sessions_aggregated')) if ga4_is_incremental() else none %}
+{{ reach.marker if reach }}
 
 with
 
