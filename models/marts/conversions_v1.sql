@@ -5,9 +5,9 @@
     )
 }}
 
-{#- A view: the stored conversions (int_conversions_attributed) with the identity resolved at read (ga4_identified_columns), so
-    stitching never rewrites a stored partition. A filter on conversion_date reaches the stored
-    table's partitions through the view. -#}
+{#- A view: the stored conversions (int_conversions_attributed) with the identity resolved at
+    read (ga4_identified_columns), so stitching never rewrites a stored partition. A
+    filter on conversion_date reaches the stored table's partitions through the view. -#}
 
 {#- the reporting currencies' columns (ga4_reporting_currencies): the contract must list them -#}
 {{ ga4_require_declared_contract_columns(ga4_reporting_columns('revenue')) }}

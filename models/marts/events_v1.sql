@@ -5,9 +5,9 @@
     )
 }}
 
-{#- A view: the stored events (int_events_recorded) with the identity resolved at read (ga4_identified_columns), so
-    stitching never rewrites a stored partition. A filter on event_date reaches the stored
-    table's partitions through the view. -#}
+{#- A view: the stored events (int_events_recorded) with the identity resolved at
+    read (ga4_identified_columns), so stitching never rewrites a stored partition. A
+    filter on event_date reaches the stored table's partitions through the view. -#}
 
 {#- the declared parameters and user properties pass through from staging; the contract
     must list them -#}

@@ -5,9 +5,9 @@
     )
 }}
 
-{#- A view: the stored items (int_items_unnested) with the identity resolved at read (ga4_identified_columns), so
-    stitching never rewrites a stored partition. A filter on event_date reaches the stored
-    table's partitions through the view. -#}
+{#- A view: the stored items (int_items_unnested) with the identity resolved at
+    read (ga4_identified_columns), so stitching never rewrites a stored partition. A
+    filter on event_date reaches the stored table's partitions through the view. -#}
 
 {#- the declared item params and reporting currencies: the contract must list them -#}
 {{ ga4_require_declared_contract_columns(ga4_declared_item_params() + ga4_reporting_columns('item_revenue')) }}

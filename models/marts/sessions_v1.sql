@@ -5,9 +5,9 @@
     )
 }}
 
-{#- A view: the stored sessions (int_sessions_converted) with the identity resolved at read (ga4_identified_columns), so
-    stitching never rewrites a stored partition. A filter on session_start_date reaches the stored
-    table's partitions through the view. -#}
+{#- A view: the stored sessions (int_sessions_converted) with the identity resolved at
+    read (ga4_identified_columns), so stitching never rewrites a stored partition. A
+    filter on session_start_date reaches the stored table's partitions through the view. -#}
 
 with
 
