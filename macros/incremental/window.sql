@@ -109,11 +109,11 @@
 {%- endmacro %}
 
 {#- SQL: the keys of the sessions touched by the window, given the stored sessions. -#}
-{% macro ga4_touched_session_keys(stored_sessions) -%}
-    {%- set window = ga4_window() -%}
+{% macro ga4_touched_session_keys(stored_sessions, incremental=none) -%}
+    {%- set window = ga4_window(incremental) -%}
     {%- set span = modules.datetime.timedelta(days=ga4_session_span_days()) -%}
     select session_key from {{ ref('events') }}
-    where {{ ga4_window_filter('event_date') }} and session_key is not null
+    where {{ ga4_window_filter('event_date', incremental=incremental) }} and session_key is not null
     union all
     select session_key from {{ stored_sessions }}
     where
@@ -125,8 +125,8 @@
 {#- The event dates an incremental session rebuild reads ({'start', 'end'}, Python dates):
     the window widened to the first start and last end of the stored sessions it touches
     (looked up when the run executes; offline, the window itself). None on a full build. -#}
-{% macro ga4_session_reach(stored_sessions) -%}
-    {%- set window = ga4_window() -%}
+{% macro ga4_session_reach(stored_sessions, incremental=none) -%}
+    {%- set window = ga4_window(incremental) -%}
     {%- if window.kind == 'full' -%}
         {{ return(none) }}
     {%- endif -%}
@@ -139,7 +139,7 @@
             where
                 session_start_date >= {{ date_literal(window.start - span) }}
                 and session_start_date <= {{ date_literal(window.end + span) }}
-                and session_key in ({{ ga4_touched_session_keys(stored_sessions) }})
+                and session_key in ({{ ga4_touched_session_keys(stored_sessions, incremental) }})
         {%- endset -%}
         {%- set found = run_query(lookup).rows[0] -%}
         {%- if found[0] is not none -%}
