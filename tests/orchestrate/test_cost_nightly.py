@@ -68,7 +68,12 @@ def test_the_next_nightly_is_listed_with_what_each_statement_reads(
     assert (unique["first_day"], unique["last_day"]) == (str(END - 4 * DAY), str(END + DAY))
     tests = [s for s in audit["statements"] if s["kind"] == "test"]
     assert len(tests) > 50
-    # what still reads whole history is flagged: user_attributes rebuilds from every session
-    assert "user_attributes" in audit["outside_window"]
-    assert statements["user_attributes"]["reads"][0]["first_day"] is None
+    # the users' state is updated from the sessions and conversions the nightly re-processed
+    # (the window, or a day before for a session crossing midnight), never their history
+    users = {r["table"]: r for r in statements["int_users_aggregated"]["reads"]}
+    assert {"sessions", "conversions"} <= set(users)
+    for table in ("sessions", "conversions"):
+        assert str(END - 4 * DAY) <= users[table]["first_day"] <= str(END - 3 * DAY), users
+        assert users[table]["last_day"] == str(END), users
+    assert "int_users_aggregated" not in audit["outside_window"]
     assert audit["bytes"] == sum(s["bytes"] or 0 for s in audit["statements"])
