@@ -323,11 +323,11 @@ def statement_kind(resource_type: str, sql: str) -> str:
     text = " ".join(_COMMENTS.sub(" ", sql).split()).lower()
     if text.startswith(("describe", "comment on")) or "from (describe " in text:
         return "catalog"  # column and comment lookups: no data read
-    if resource_type in ("test", "unit_test", "seed"):
-        return {"unit_test": "unit test"}.get(resource_type, resource_type)
     first = text.split(" ", 1)[0]
     if first in _SESSION:
         return "session"
+    if resource_type in ("test", "unit_test", "seed"):
+        return {"unit_test": "unit test"}.get(resource_type, resource_type)
     if first in ("create", "alter") and "__dbt_tmp" in text.split(" as ", 1)[0]:
         return "temp table"
     if first == "create" and resource_type == "model":
@@ -539,7 +539,8 @@ def _bigquery_client(settings: Settings) -> tuple[Any, str]:
         engine = engine_for(settings)
         return engine.client, ""  # type: ignore[attr-defined]
     except Exception as error:  # (any failure to connect: audit offline)
-        return None, " ".join(str(error).split())[:160] or type(error).__name__
+        reason = " ".join(str(error).split(";")[0].split())
+        return None, reason[:160] or type(error).__name__
 
 
 def nightly_audit(
@@ -675,7 +676,8 @@ def print_audit(audit: dict) -> None:
 
 def markdown(audit: dict) -> str:
     """The audit as the README's table: one row per model (its statements: build, write,
-    hooks, lookups) and one per kind of test, with the partitioned tables read and the days."""
+    hooks, lookups) and one per kind of test, with the partitioned tables read and the days
+    (for the tests, only the reads outside the window ±1 day)."""
     from orchestrate.cost import MIB
 
     groups: dict[str, list[dict]] = {}
@@ -697,7 +699,8 @@ def markdown(audit: dict) -> str:
             )
             kinds[label] = kinds.get(label, 0) + 1
             for read in statement["reads"]:
-                if read["partitioned"]:
+                # tests: only what they read outside the window (the rest is the window ±1)
+                if read["partitioned"] and (read["outside_window"] or not name.endswith("tests")):
                     days = _days(read)
                     flag = " **flagged**" if read["outside_window"] else ""
                     via = f" (via `{read['via']}`)" if read["via"] else ""
