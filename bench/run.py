@@ -365,7 +365,9 @@ class DatasetBench:
             shutil.copyfile(self.built, measured)
 
         def spec() -> dict:
-            return {**self.dbt_spec(["build"], measured, "target-nightly-bytes"), "record": True}
+            # one thread: statements one at a time, each measured alone (orchestrate.recorder)
+            args = ["build", "--threads", "1"]
+            return {**self.dbt_spec(args, measured, "target-nightly-bytes"), "record": True}
 
         summary = self.repeat("nightly bytes", spec, before=fresh_copy, reps=1)
         self.remove_database(measured)

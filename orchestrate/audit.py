@@ -427,7 +427,7 @@ def duckdb_nightly(
     try:
         with recording() as sent:
             run = run_dbt(
-                ["build"],
+                ["build", "--threads", "1"],  # one statement at a time (orchestrate.recorder)
                 scratch_settings,
                 target_path=scratch / "dbt",
                 extra_vars=variables,
@@ -615,7 +615,11 @@ def _days(read: dict) -> str:
         return "whole table"
     if read["first_day"] is None and read["last_day"] is None:
         return "all partitions"
-    return f"{read['first_day'] or '…'}..{read['last_day'] or '…'}"
+    if read["first_day"] is None:
+        return f"up to {read['last_day']}"
+    if read["last_day"] is None:
+        return f"from {read['first_day']}"
+    return f"{read['first_day']}..{read['last_day']}"
 
 
 def print_audit(audit: dict) -> None:

@@ -6,7 +6,10 @@ with the node that sent it. Before each statement the connection's buffer pool i
 (its memory limit is lowered to 1MB and restored), so the profiler's `io.total_bytes_read`
 counts what that statement reads from the file, not what an earlier one left in memory: the
 sum over a build is what a nightly reads, statement by statement. It runs the real build on
-a real warehouse (a scratch copy, for `truffle cost --nightly` and the benchmark); the
+a real warehouse (a scratch copy, for `truffle cost --nightly` and the benchmark), on one dbt
+thread (`dbt build --threads 1`: the memory limit is the database's, and a statement
+running on another thread while it is lowered would run out of memory; with more threads the
+eviction is skipped while another statement runs, and that statement reads warm); the
 eviction makes it slower than a plain build.
 """
 
@@ -54,6 +57,7 @@ class _Recorder:
         # id(cursor) -> the cursor and its last statement, measured once complete
         self.pending: dict[int, tuple[Any, SentStatement]] = {}
         self.limit = ""  # the build's memory limit, restored after each eviction
+        self.running = 0  # statements executing now (on any thread)
 
     def finish(self, cursor: Any) -> None:
         """The previous statement on this cursor is complete (its rows were fetched): read
@@ -67,7 +71,7 @@ class _Recorder:
         for cursor, _ in list(self.pending.values()):
             self.finish(cursor)
 
-    def prepare(self, cursor: Any) -> None:
+    def prepare(self, cursor: Any, *, evict: bool) -> None:
         # every time (a cursor's id is reused once it is gone): local block reads bypass
         # the I/O counter unless they go through prefetching
         cursor.execute("set storage_block_prefetch = 'ALWAYS_PREFETCH'")
@@ -75,6 +79,8 @@ class _Recorder:
         # a connection of its own to the same database (one buffer pool): a failed eviction
         # there cannot abort the build's open transaction; blocks an open transaction pins
         # cannot be evicted (those are read warm)
+        if not evict:
+            return
         evictor = cursor.cursor()
         try:
             if not self.limit:
@@ -107,8 +113,15 @@ def recording() -> Iterator[list[SentStatement]]:
         if not _COMMENTS.sub(" ", sql).strip():
             return saved_execute(self, sql, bindings)
         recorder.finish(cursor)
-        recorder.prepare(cursor)
-        result = saved_execute(self, sql, bindings)
+        with recorder.lock:
+            alone = not recorder.running
+            recorder.running += 1
+        try:
+            recorder.prepare(cursor, evict=alone)
+            result = saved_execute(self, sql, bindings)
+        finally:
+            with recorder.lock:
+                recorder.running -= 1
         # DDL and DML have run; a query's profile is complete once its rows are fetched
         statement.bytes_read = _profile_bytes(cursor)
         recorder.pending[id(cursor)] = (cursor, statement)
