@@ -29,11 +29,13 @@
 {%- endmacro %}
 
 
-{#- BigQuery static partitions of the re-processed range (config `partitions`). Config is
-    captured when dbt parses, so without an explicit run date the dates are SQL expressions
-    on the property's current date rather than literals frozen at parse time. -#}
+{#- BigQuery static partitions of the re-processed range (config `partitions`), as literal
+    dates: the run date (`ga4_run_date`, else today in the property's time zone) and the
+    lookback days before it, or the backfill's days. Config is captured when dbt parses, so
+    the list is computed again when the run executes (bq_generate_incremental_build_sql,
+    macros/bigquery/incremental_window.sql): a saved parse never decides which days a run
+    replaces. -#}
 {% macro ga4_bigquery_partitions(extra_days_before=0) -%}
-    {%- set tz = var('ga4_property_time_zone', 'UTC') -%}
     {%- set backfill_start = var('ga4_backfill_start_date', none) -%}
     {%- set backfill_end = var('ga4_backfill_end_date', none) -%}
     {%- set partitions = [] -%}
@@ -44,12 +46,9 @@
             {%- do partitions.append("date('" ~ (start + modules.datetime.timedelta(days=offset)) ~ "')") -%}
         {%- endfor -%}
     {%- else -%}
+        {%- set run_date = ga4_run_date() -%}
         {%- for offset in range((var('ga4_lookback_days', 3) | int) + extra_days_before + 1) -%}
-            {%- if var('ga4_run_date', none) -%}
-                {%- do partitions.append("date('" ~ (truffle_parse_date(var('ga4_run_date')) - modules.datetime.timedelta(days=offset)) ~ "')") -%}
-            {%- else -%}
-                {%- do partitions.append("date_sub(current_date('" ~ tz ~ "'), interval " ~ offset ~ " day)") -%}
-            {%- endif -%}
+            {%- do partitions.append("date('" ~ (run_date - modules.datetime.timedelta(days=offset)) ~ "')") -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(partitions) }}
@@ -101,9 +100,8 @@
 
 {#- Session models replace touched sessions by key (ga4_session_reach): DuckDB delete+insert
     on session_key; BigQuery merge on session_key, its scan of the target bounded to the
-    stored sessions the lookup can reach (the window and ga4_session_max_span_days around it;
-    config is captured at parse time, so without a run date the bounds are expressions on the
-    property's current date). -#}
+    stored sessions the lookup can reach (the window and ga4_session_max_span_days around it),
+    as literal dates computed again when the run executes (macros/bigquery/incremental_window.sql). -#}
 {% macro truffle_session_strategy() -%}
     {{ return(adapter.dispatch('truffle_session_strategy', 'random_truffle')()) }}
 {%- endmacro %}
@@ -131,14 +129,10 @@
     {%- if backfill_start and backfill_end -%}
         {%- set first = "date('" ~ (truffle_parse_date(backfill_start) - modules.datetime.timedelta(days=span)) ~ "')" -%}
         {%- set last = "date('" ~ (truffle_parse_date(backfill_end) + modules.datetime.timedelta(days=span)) ~ "')" -%}
-    {%- elif var('ga4_run_date', none) -%}
-        {%- set run_date = truffle_parse_date(var('ga4_run_date')) -%}
+    {%- else -%}
+        {%- set run_date = ga4_run_date() -%}
         {%- set first = "date('" ~ (run_date - modules.datetime.timedelta(days=(var('ga4_lookback_days', 3) | int) + span)) ~ "')" -%}
         {%- set last = "date('" ~ (run_date + modules.datetime.timedelta(days=span)) ~ "')" -%}
-    {%- else -%}
-        {%- set tz = var('ga4_property_time_zone', 'UTC') -%}
-        {%- set first = "date_sub(current_date('" ~ tz ~ "'), interval " ~ ((var('ga4_lookback_days', 3) | int) + span) ~ " day)" -%}
-        {%- set last = "date_add(current_date('" ~ tz ~ "'), interval " ~ span ~ " day)" -%}
     {%- endif -%}
     {{ return(["DBT_INTERNAL_DEST.session_start_date between " ~ first ~ " and " ~ last]) }}
 {%- endmacro %}

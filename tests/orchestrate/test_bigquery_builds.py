@@ -7,10 +7,12 @@ breaks in a hook and in the partition list fail it, naming the model. Never skip
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from orchestrate.bigquery.capture import prove_builds
 from orchestrate.bigquery.render import DEFAULT_DATASET, DEFAULT_PROJECT
@@ -156,7 +158,9 @@ def test_a_broken_partition_list_fails_the_proof_naming_the_model(
     project = _project_copy(tmp_path)
     macro = project / "macros" / "incremental" / "strategy.sql"
     lines = macro.read_text().splitlines(keepends=True)
-    (number,) = [i for i, line in enumerate(lines) if "var('ga4_run_date')) - modules" in line]
+    (number,) = [
+        i for i, line in enumerate(lines) if "partitions.append" in line and "run_date - " in line
+    ]
     broken = lines[number].replace('"date(\'"', '"date("').replace('"\')"', '")"')
     assert broken != lines[number]
     lines[number] = broken
@@ -171,3 +175,47 @@ def test_a_broken_partition_list_fails_the_proof_naming_the_model(
         "DATE" in report.errors[0]
         and "merge of model.random_truffle.events.v1" in (report.errors[0])
     )
+
+
+def test_partition_dates_are_literal_and_the_runs_own_without_a_run_date(
+    tmp_path: Path, bigquery_render: Rendered, bigquery_analysis: AnalysisReport
+) -> None:
+    """Plain `dbt build` (no ga4_run_date): the MERGE replaces the window ending today in the
+    property's time zone, named by literal dates, and computed when the run executes: a
+    partition list captured at parse time (here a deliberately wrong one in the model's
+    config, as a stale partial parse would leave) never decides which days are replaced."""
+    project = _project_copy(tmp_path)
+    _break(
+        project / "models" / "marts" / "events_v1.sql",
+        "partitions=ga4_bigquery_partitions(),",
+        "partitions=[\"date('1999-01-01')\"],",
+    )
+    # UTC+14: "today" there is tomorrow in UTC for ten hours of each day
+    time_zone = "Pacific/Kiritimati"
+    variables = {k: v for k, v in RENDER_VARIABLES.items() if k != "ga4_run_date"}
+    variables["ga4_property_time_zone"] = time_zone
+    report = prove_builds(
+        project,
+        tmp_path / "builds",
+        bigquery_analysis.catalog,
+        bigquery_render.manifest,
+        variables,
+        runs=("nightly",),
+        select=("events,resource_type:model",),
+        project=DEFAULT_PROJECT,
+        dataset=DEFAULT_DATASET,
+    )
+    assert report.errors == []
+    (merge,) = [
+        s.sql
+        for s in _run(report, "nightly").statements
+        if s.kind == "merge" and s.unique_id == "model.random_truffle.events.v1"
+    ]
+    today = dt.datetime.now(ZoneInfo(time_zone)).date()
+    window = [today - dt.timedelta(days=offset) for offset in range(4)]
+    replaced = re.search(r"event_date\)\s+in\s+\(([^)]*\)[^;]*?)\)\s+then delete", merge, re.S)
+    assert replaced is not None, merge
+    assert re.findall(r"date\('(\d{4}-\d{2}-\d{2})'\)", replaced.group(1)) == [
+        day.isoformat() for day in window
+    ]
+    assert "1999" not in merge and "current_date" not in merge
