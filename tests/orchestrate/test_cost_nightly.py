@@ -9,9 +9,10 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from orchestrate.audit import table_reads
+from orchestrate.audit import markdown, print_audit, table_reads
 from orchestrate.cli import app
 from tests.orchestrate.conftest import GENERATED_CONFIG, GENERATED_TIME_ZONE, Warehouse
 
@@ -38,7 +39,7 @@ def test_bounds_are_read_per_table_and_alias() -> None:
 
 
 def test_the_next_nightly_is_listed_statement_by_statement_and_measured(
-    generated_warehouse: Warehouse, tmp_path: Path
+    generated_warehouse: Warehouse, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The nightly's real build runs on a scratch copy, every statement recorded: the
     delete+insert of each incremental model, the post-hooks, the data tests; each with the
@@ -114,3 +115,11 @@ def test_the_next_nightly_is_listed_statement_by_statement_and_measured(
     # every statement is in the file the audit writes, in the order sent
     sent = Path(audit["files"]["statements"]).read_text()
     assert sent.count("-- [") == len(statements) + audit["left_out"]["statements"]
+    # the same audit as a table (the command without --json) and as the README's markdown
+    capsys.readouterr()
+    print_audit(audit)
+    printed = capsys.readouterr().out
+    assert f"{len(statements)} statements (" in printed
+    assert f"{len(audit['offenders'])} reads of a partitioned table outside" in printed
+    rows = {line.split(" | ")[0]: line for line in markdown(audit).splitlines()}
+    assert "1 merge" in rows["| `events`"] and "**flagged**" in rows["| `int_sessions_aggregated`"]
