@@ -6,8 +6,9 @@
     (`date_sub(current_date(...))`) is not the literal partition list BigQuery prunes by and
     the offline proof checks. So dbt-bigquery's build step is wrapped: for this project's
     models, the partition list (ga4_bigquery_partitions) and the session models' merge bound
-    (truffle_session_merge_predicates) are computed again when the build SQL is generated,
-    from the run's own window, and always as literal dates. Other projects' models (this
+    (truffle_session_merge_predicates, from the first start day the model's own lookup could
+    reach, which its compiled SQL carries: ga4_session_reach) are computed again when the
+    build SQL is generated, from the run's own window, and always as literal dates. Other projects' models (this
     project installed as a package) keep their own config.
     Overrides dbt-bigquery's `bq_generate_incremental_build_sql` (incremental.sql, 1.11); it
     can go once partial parsing re-renders configs that depend on the clock (dbt-core issue
@@ -21,7 +22,10 @@
             {%- set partitions = ga4_bigquery_partitions() -%}
         {%- endif -%}
         {%- if incremental_predicates -%}
-            {%- set incremental_predicates = truffle_session_merge_predicates() -%}
+            {%- set marker = modules.re.search('/[*] ga4_session_stored_from ([0-9]{4}-[0-9]{2}-[0-9]{2}) [*]/', sql) -%}
+            {%- set incremental_predicates = truffle_session_merge_predicates(
+                truffle_parse_date(marker.group(1)) if marker else none
+            ) -%}
         {%- endif -%}
     {%- endif -%}
     {{ return(dbt.bq_generate_incremental_build_sql(

@@ -100,8 +100,11 @@
 
 {#- Session models replace touched sessions by key (ga4_session_reach): DuckDB delete+insert
     on session_key; BigQuery merge on session_key, its scan of the target bounded to the
-    stored sessions the lookup can reach (the window and ga4_session_max_span_days around it),
-    as literal dates computed again when the run executes (macros/bigquery/incremental_window.sql). -#}
+    stored sessions the run's lookup could reach: from `stored_from` (the reach's, which the
+    model's compiled SQL carries, read back when the run executes:
+    macros/bigquery/incremental_window.sql) to the run date, as literal dates. Without it (the
+    config dbt captures at parse time) the bound is the widest the lookup can go: the span
+    before the window. -#}
 {% macro truffle_session_strategy() -%}
     {{ return(adapter.dispatch('truffle_session_strategy', 'random_truffle')()) }}
 {%- endmacro %}
@@ -114,25 +117,16 @@
     {{ return('merge') }}
 {%- endmacro %}
 
-{% macro truffle_session_merge_predicates() -%}
-    {{ return(adapter.dispatch('truffle_session_merge_predicates', 'random_truffle')()) }}
+{% macro truffle_session_merge_predicates(stored_from=none) -%}
+    {{ return(adapter.dispatch('truffle_session_merge_predicates', 'random_truffle')(stored_from)) }}
 {%- endmacro %}
 
-{% macro default__truffle_session_merge_predicates() -%}
+{% macro default__truffle_session_merge_predicates(stored_from) -%}
     {{ return(none) }}
 {%- endmacro %}
 
-{% macro bigquery__truffle_session_merge_predicates() -%}
-    {%- set span = ga4_session_span_days() -%}
-    {%- set backfill_start = var('ga4_backfill_start_date', none) -%}
-    {%- set backfill_end = var('ga4_backfill_end_date', none) -%}
-    {%- if backfill_start and backfill_end -%}
-        {%- set first = "date('" ~ (truffle_parse_date(backfill_start) - modules.datetime.timedelta(days=span)) ~ "')" -%}
-        {%- set last = "date('" ~ (truffle_parse_date(backfill_end) + modules.datetime.timedelta(days=span)) ~ "')" -%}
-    {%- else -%}
-        {%- set run_date = ga4_run_date() -%}
-        {%- set first = "date('" ~ (run_date - modules.datetime.timedelta(days=(var('ga4_lookback_days', 3) | int) + span)) ~ "')" -%}
-        {%- set last = "date('" ~ (run_date + modules.datetime.timedelta(days=span)) ~ "')" -%}
-    {%- endif -%}
-    {{ return(["DBT_INTERNAL_DEST.session_start_date between " ~ first ~ " and " ~ last]) }}
+{% macro bigquery__truffle_session_merge_predicates(stored_from) -%}
+    {%- set window = ga4_window(true) -%}
+    {%- set first = stored_from or window.start - modules.datetime.timedelta(days=ga4_session_span_days()) -%}
+    {{ return(["DBT_INTERNAL_DEST.session_start_date between " ~ date_literal(first) ~ " and " ~ date_literal(window.end)]) }}
 {%- endmacro %}

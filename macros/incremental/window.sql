@@ -101,51 +101,73 @@
     wherever its start day lies, and replaces those rows by key (DuckDB delete+insert, BigQuery
     merge bounded to the reach below).
 
-    The reach: stored sessions are looked up `ga4_session_max_span_days` (30) around the
-    window, so the work stays bounded by the window plus the span of the sessions it touches.
-    A session whose events lie further apart than that is rebuilt from the part in reach. -#}
+    The reach follows the data, not a constant: a touched session can only have begun as far
+    before the window as its events say (ga_session_id is the session's start, Unix seconds),
+    so the stored sessions are looked up from the day before the window, or earlier only when
+    an event of the window belongs to a session begun earlier; never more than
+    `ga4_session_max_span_days` (30) before it. A night whose sessions all began in the window
+    or the day before reads the window ±1 day and nothing else. A session whose events lie
+    further apart than the span, or whose events precede its own ga_session_id by more than a
+    day, is rebuilt from the part in reach. -#}
 {% macro ga4_session_span_days() -%}
     {{ return(var('ga4_session_max_span_days', 30) | int) }}
 {%- endmacro %}
 
-{#- SQL: the keys of the sessions touched by the window, given the stored sessions. -#}
-{% macro ga4_touched_session_keys(stored_sessions) -%}
+{#- SQL: the keys of the sessions touched by the window, given the stored sessions;
+    `stored_from`: the first start day a touched stored session can have (the reach's). -#}
+{% macro ga4_touched_session_keys(stored_sessions, stored_from=none) -%}
     {%- set window = ga4_window() -%}
-    {%- set span = modules.datetime.timedelta(days=ga4_session_span_days()) -%}
+    {%- set stored_from = stored_from or window.start - modules.datetime.timedelta(days=1) -%}
     select session_key from {{ ref('events') }}
     where {{ ga4_window_filter('event_date') }} and session_key is not null
     union all
     select session_key from {{ stored_sessions }}
     where
-        session_start_date >= {{ date_literal(window.start - span) }}
+        session_start_date >= {{ date_literal(stored_from) }}
         and session_start_date <= {{ date_literal(window.end) }}
         and session_end_date >= {{ date_literal(window.start) }}
 {%- endmacro %}
 
-{#- The event dates an incremental session rebuild reads ({'start', 'end'}, Python dates):
-    the window widened to the first start and last end of the stored sessions it touches
-    (looked up when the run executes; offline, the window itself). None on a full build. -#}
+{#- The dates an incremental session rebuild reads ({'start', 'end', 'stored_from'}, Python
+    dates): the window and the day before it, widened to the first start and last end of the
+    stored sessions it touches (looked up when the run executes; offline, the window and the
+    day before). `stored_from` bounds the lookups of stored sessions and the MERGE's scan of
+    them. None on a full build. -#}
 {% macro ga4_session_reach(stored_sessions) -%}
     {%- set window = ga4_window() -%}
     {%- if window.kind == 'full' -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set reach = {'start': window.start, 'end': window.end} -%}
+    {%- set day = modules.datetime.timedelta(days=1) -%}
+    {%- set reach = {'start': window.start - day, 'end': window.end, 'stored_from': window.start - day} -%}
     {%- if execute and not var('ga4_render_offline', false) -%}
-        {%- set span = modules.datetime.timedelta(days=ga4_session_span_days()) -%}
+        {#- how many whole days before its event a session of the window began (the event's
+            time minus its ga_session_id), at most the span -#}
+        {%- set lag_lookup -%}
+            select max(floor(
+                (event_timestamp_micros / 1000000 - {{ truffle_safe_cast('ga_session_id', 'int') }}) / 86400
+            ))
+            from {{ ref('events') }}
+            where {{ ga4_window_filter('event_date') }} and session_key is not null
+        {%- endset -%}
+        {%- set lag = run_query(lag_lookup).rows[0][0] -%}
+        {%- set lag = [[(lag or 0) | int, 0] | max, ga4_session_span_days()] | min -%}
+        {%- do reach.update({'stored_from': window.start - modules.datetime.timedelta(days=lag + 1)}) -%}
         {%- set lookup -%}
             select min(session_start_date), max(session_end_date)
             from {{ stored_sessions }}
             where
-                session_start_date >= {{ date_literal(window.start - span) }}
-                and session_start_date <= {{ date_literal(window.end + span) }}
-                and session_key in ({{ ga4_touched_session_keys(stored_sessions) }})
+                session_start_date >= {{ date_literal(reach.stored_from) }}
+                and session_start_date <= {{ date_literal(window.end) }}
+                and session_key in ({{ ga4_touched_session_keys(stored_sessions, reach.stored_from) }})
         {%- endset -%}
         {%- set found = run_query(lookup).rows[0] -%}
         {%- if found[0] is not none -%}
             {%- do reach.update({'start': [reach.start, found[0]] | min, 'end': [reach.end, found[1]] | max}) -%}
         {%- endif -%}
     {%- endif -%}
+    {#- the MERGE dbt generates scans the stored sessions from here (bq_generate_incremental_build_sql) -#}
+    {%- do reach.update({'marker': '/* ga4_session_stored_from ' ~ reach.stored_from ~ ' */'}) -%}
     {{ return(reach) }}
 {%- endmacro %}
 
@@ -183,7 +205,7 @@
     so a partitioned table is pruned), full builds those that began in the range. -#}
 {% macro ga4_session_rows_filter(reach, stored_sessions, in_reach=false) -%}
     {%- if reach -%}
-        {{ ga4_reach_filter(reach, 'session_start_date') ~ ' and ' if in_reach }}session_key in ({{ ga4_touched_session_keys(stored_sessions) }})
+        {{ ga4_reach_filter(reach, 'session_start_date') ~ ' and ' if in_reach }}session_key in ({{ ga4_touched_session_keys(stored_sessions, reach.stored_from) }})
     {%- else -%}
         {{ ga4_window_filter('session_start_date') }}
     {%- endif -%}

@@ -18,6 +18,7 @@
 }}
 
 {%- set reach = ga4_session_reach(this) if ga4_is_incremental() else none %}
+{{ reach.marker if reach }}
 {#- a session's first / last value: by event time, ties broken by the event key -#}
 {%- set event_order = ['event_timestamp_micros', 'event_key'] %}
 
@@ -25,12 +26,12 @@ with
 
 -- a session's facts come from all its events, whatever day they landed in (pitfall 3): an
 -- incremental run reads from the first start to the last end of the sessions the window
--- touches (ga4_session_reach), a day more on each side so a session at either edge is whole
+-- touches (ga4_session_reach: the day before the window at least), and the day after
 session_events as (
     select * from {{ ref('events') }}
     where
         session_key is not null
-        and {{ ga4_reach_filter(reach, 'event_date', extra_days_before=1, extra_days_after=1) }}
+        and {{ ga4_reach_filter(reach, 'event_date', extra_days_before=0 if reach else 1, extra_days_after=1) }}
 ),
 
 -- the traffic each event carries: newer exports' collected_traffic_source, else the

@@ -19,6 +19,7 @@
 
 -- depends_on: {{ ref('events') }}
 {%- set reach = ga4_session_reach(ref('int_sessions_aggregated')) if ga4_is_incremental() else none %}
+{{ reach.marker if reach }}
 
 with
 
