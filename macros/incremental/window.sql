@@ -115,11 +115,11 @@
 
 {#- SQL: the keys of the sessions touched by the window, given the stored sessions;
     `stored_from`: the first start day a touched stored session can have (the reach's). -#}
-{% macro ga4_touched_session_keys(stored_sessions, stored_from=none) -%}
-    {%- set window = ga4_window() -%}
+{% macro ga4_touched_session_keys(stored_sessions, stored_from=none, incremental=none) -%}
+    {%- set window = ga4_window(incremental) -%}
     {%- set stored_from = stored_from or window.start - modules.datetime.timedelta(days=1) -%}
     select session_key from {{ ref('events') }}
-    where {{ ga4_window_filter('event_date') }} and session_key is not null
+    where {{ ga4_window_filter('event_date', incremental=incremental) }} and session_key is not null
     union all
     select session_key from {{ stored_sessions }}
     where
@@ -133,8 +133,8 @@
     stored sessions it touches (looked up when the run executes; offline, the window and the
     day before). `stored_from` bounds the lookups of stored sessions and the MERGE's scan of
     them. None on a full build. -#}
-{% macro ga4_session_reach(stored_sessions) -%}
-    {%- set window = ga4_window() -%}
+{% macro ga4_session_reach(stored_sessions, incremental=none) -%}
+    {%- set window = ga4_window(incremental) -%}
     {%- if window.kind == 'full' -%}
         {{ return(none) }}
     {%- endif -%}
@@ -148,7 +148,7 @@
                 (event_timestamp_micros / 1000000 - {{ truffle_safe_cast('ga_session_id', 'int') }}) / 86400
             ))
             from {{ ref('events') }}
-            where {{ ga4_window_filter('event_date') }} and session_key is not null
+            where {{ ga4_window_filter('event_date', incremental=incremental) }} and session_key is not null
         {%- endset -%}
         {%- set lag = run_query(lag_lookup).rows[0][0] -%}
         {%- set lag = [[(lag or 0) | int, 0] | max, ga4_session_span_days()] | min -%}
@@ -159,7 +159,7 @@
             where
                 session_start_date >= {{ date_literal(reach.stored_from) }}
                 and session_start_date <= {{ date_literal(window.end) }}
-                and session_key in ({{ ga4_touched_session_keys(stored_sessions, reach.stored_from) }})
+                and session_key in ({{ ga4_touched_session_keys(stored_sessions, reach.stored_from, incremental) }})
         {%- endset -%}
         {%- set found = run_query(lookup).rows[0] -%}
         {%- if found[0] is not none -%}

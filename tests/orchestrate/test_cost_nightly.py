@@ -123,3 +123,17 @@ def test_the_next_nightly_is_listed_statement_by_statement_and_measured(
     assert f"{len(audit['offenders'])} reads of a partitioned table outside" in printed
     rows = {line.split(" | ")[0]: line for line in markdown(audit).splitlines()}
     assert "1 merge" in rows["| `events`"] and "**flagged**" in rows["| `int_sessions_aggregated`"]
+
+    # the users' state is updated from the sessions and conversions the nightly re-processed
+    # (the window, or a day before for a session crossing midnight), never their history
+    users = [
+        read
+        for s in statements
+        if s["name"] == "int_users_aggregated"
+        for read in s["reads"]
+        if read["table"] in ("sessions", "conversions")
+    ]
+    assert {read["table"] for read in users} == {"sessions", "conversions"}
+    for read in users:
+        assert str(END - 4 * DAY) <= read["first_day"] <= str(END - 3 * DAY), users
+        assert read["last_day"] == str(END), users

@@ -1,0 +1,250 @@
+{#- The state behind user_attributes (int_users_aggregated) and how its rows combine: said
+    once here, used by the model that maintains the state and by the view that reads it.
+
+    Each source (sessions, conversions, and the events mart when user properties are declared)
+    contributes rows per device / login pair (user_pseudo_id, user_id) and day. A figure is
+    either a measure (a sum, min, max or any) or a pick (the first or last non-null value in
+    an order, kept with its order columns so two rows' picks combine into the pick of both).
+    Rows combine the same way whether the state folds its old days into one settled row per
+    pair or the view groups every row of a person (unified_user_id resolved where it is read,
+    through the device map). -#}
+{% macro ga4_user_state_sources() -%}
+    {%- set sources = [
+        {'name': 'sessions', 'relation': ref('sessions'), 'date_column': 'session_start_date',
+         'retention': 'user_activity'},
+        {'name': 'conversions', 'relation': ref('conversions'), 'date_column': 'conversion_date',
+         'retention': 'transaction'},
+    ] -%}
+    {%- if ga4_declared_user_properties() -%}
+        {#- events carry one retention category per row: the latest cutoff of all bounds them -#}
+        {%- do sources.append({'name': 'events', 'relation': ref('events'), 'date_column': 'event_date',
+                               'retention': none}) -%}
+    {%- endif -%}
+    {{ return(sources) }}
+{%- endmacro %}
+
+{#- Measures: column, source, SQL over the source's rows, how two rows combine. -#}
+{% macro ga4_user_state_measures() -%}
+    {{ return([
+        {'column': 'lifetime_sessions', 'source': 'sessions', 'compute': 'count(*)', 'combine': 'sum'},
+        {'column': 'lifetime_engaged_sessions', 'source': 'sessions', 'compute': truffle_countif('is_engaged_session'), 'combine': 'sum'},
+        {'column': 'lifetime_engagement_time_msec', 'source': 'sessions', 'compute': 'sum(engagement_time_msec)', 'combine': 'sum'},
+        {'column': 'lifetime_page_views', 'source': 'sessions', 'compute': 'sum(page_view_count)', 'combine': 'sum'},
+        {'column': 'first_seen_at', 'source': 'sessions', 'compute': 'min(session_start_at)', 'combine': 'min'},
+        {'column': 'last_seen_at', 'source': 'sessions', 'compute': 'max(session_end_at)', 'combine': 'max'},
+        {'column': 'first_seen_date', 'source': 'sessions', 'compute': 'min(session_start_date)', 'combine': 'min'},
+        {'column': 'last_seen_date', 'source': 'sessions', 'compute': 'max(session_start_date)', 'combine': 'max'},
+        {'column': 'is_active_user', 'source': 'sessions', 'compute': dbt.bool_or('is_active_user'), 'combine': 'any'},
+        {'column': 'lifetime_conversions', 'source': 'conversions', 'compute': 'count(*)', 'combine': 'sum'},
+        {'column': 'lifetime_purchases', 'source': 'conversions', 'compute': truffle_countif("conversion_type = 'purchase'"), 'combine': 'sum'},
+        {'column': 'lifetime_revenue_usd', 'source': 'conversions', 'compute': 'sum(revenue_usd)', 'combine': 'sum_money'},
+        {'column': 'lifetime_revenue_mxn', 'source': 'conversions', 'compute': 'sum(revenue_mxn)', 'combine': 'sum_money'},
+        {'column': 'lifetime_revenue_cop', 'source': 'conversions', 'compute': 'sum(revenue_cop)', 'combine': 'sum_money'},
+        {'column': 'last_converted_at', 'source': 'conversions', 'compute': 'max(converted_at)', 'combine': 'max'},
+        {'column': 'first_converted_date', 'source': 'conversions', 'compute': 'min(conversion_date)', 'combine': 'min'},
+        {'column': 'first_event_date', 'source': 'events', 'compute': 'min(event_date)', 'combine': 'min'},
+    ]) }}
+{%- endmacro %}
+
+{#- Picks: column, source, the source's expression, first or last, in the source's order
+    (sessions: by start, ties broken by the session key; events: by time, then the event key). -#}
+{% macro ga4_user_state_picks() -%}
+    {%- set session_order = ['session_start_at', 'session_key'] -%}
+    {%- set picks = [] -%}
+    {#- the export's traffic_source is the user's first touch (pitfall 6); the first session's
+        source stands in where it is missing -#}
+    {%- for part, column in [('source', 'first_touch_source'), ('medium', 'first_touch_medium'), ('campaign', 'first_touch_campaign')] -%}
+        {%- do picks.append({'column': 'export_first_touch_' ~ part, 'source': 'sessions', 'expression': column, 'direction': 'first', 'order': session_order}) -%}
+    {%- endfor -%}
+    {%- for part in ['source', 'medium', 'campaign'] -%}
+        {%- do picks.append({'column': 'first_session_' ~ part, 'source': 'sessions', 'expression': 'session_' ~ part, 'direction': 'first', 'order': session_order}) -%}
+    {%- endfor -%}
+    {#- last touch: the latest session's source -#}
+    {%- for part in ['source', 'medium', 'campaign'] -%}
+        {%- do picks.append({'column': 'last_touch_' ~ part, 'source': 'sessions', 'expression': 'session_' ~ part, 'direction': 'last', 'order': session_order}) -%}
+    {%- endfor -%}
+    {%- do picks.append({'column': 'last_touch_channel_group', 'source': 'sessions', 'expression': 'session_default_channel_group', 'direction': 'last', 'order': session_order}) -%}
+    {%- for column in ['country', 'device_category', 'platform', 'ads_consent_status'] -%}
+        {%- do picks.append({'column': column, 'source': 'sessions', 'expression': column, 'direction': 'last', 'order': session_order}) -%}
+    {%- endfor -%}
+    {#- each declared user property's latest value -#}
+    {%- for property in ga4_declared_user_properties() -%}
+        {%- do picks.append({'column': property.column, 'source': 'events', 'expression': property.column, 'direction': 'last', 'order': ['event_timestamp_micros', 'event_key']}) -%}
+    {%- endfor -%}
+    {{ return(picks) }}
+{%- endmacro %}
+
+{#- SQL: a pick over rows, the value non-null first or last in `order`. -#}
+{% macro ga4_user_state_pick(direction, expression, order) -%}
+    {%- if direction == 'first' -%}
+    {{ truffle_first_non_null(expression, order) }}
+    {%- else -%}
+    {{ truffle_last_non_null(expression, order) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- SQL select items: the figures of one source computed from its rows (`from_source`) or
+    the figures of state rows combined (`from_source` false). The other sources' figures are
+    null. With `order_columns`, each pick keeps its order (`<pick>__order_<n>`), to be
+    combined later; without, only the value (the view's final answer). -#}
+{% macro ga4_user_state_figures(from_source=none, order_columns=true) -%}
+    {%- set items = [] -%}
+    {%- for measure in ga4_user_state_measures() -%}
+        {%- if from_source is none -%}
+            {%- set combine = {
+                'sum': 'cast(sum(' ~ measure.column ~ ') as ' ~ truffle_type('int') ~ ')',
+                'sum_money': 'sum(' ~ measure.column ~ ')',
+                'min': 'min(' ~ measure.column ~ ')',
+                'max': 'max(' ~ measure.column ~ ')',
+                'any': dbt.bool_or(measure.column),
+            }[measure.combine] -%}
+            {%- do items.append(combine ~ ' as ' ~ measure.column) -%}
+        {%- elif measure.source == from_source -%}
+            {%- set compute = 'cast(' ~ measure.compute ~ ' as ' ~ truffle_type('int') ~ ')' if measure.combine == 'sum' else measure.compute -%}
+            {%- do items.append(compute ~ ' as ' ~ measure.column) -%}
+        {%- else -%}
+            {%- do items.append('null as ' ~ measure.column) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for pick in ga4_user_state_picks() -%}
+        {%- set kept_order = ga4_user_state_order_columns(pick) -%}
+        {%- if from_source is none -%}
+            {%- do items.append(ga4_user_state_pick(pick.direction, pick.column, kept_order) ~ ' as ' ~ pick.column) -%}
+            {%- if order_columns -%}
+                {%- for column in kept_order -%}
+                    {%- do items.append(ga4_user_state_pick(pick.direction, column, kept_order) ~ ' as ' ~ column) -%}
+                {%- endfor -%}
+            {%- endif -%}
+        {%- elif pick.source == from_source -%}
+            {%- do items.append(ga4_user_state_pick(pick.direction, pick.expression, pick.order) ~ ' as ' ~ pick.column) -%}
+            {%- for column in pick.order -%}
+                {%- set when_picked = 'case when ' ~ pick.expression ~ ' is not null then ' ~ column ~ ' end' -%}
+                {%- do items.append(ga4_user_state_pick(pick.direction, when_picked, pick.order) ~ ' as ' ~ kept_order[loop.index0]) -%}
+            {%- endfor -%}
+        {%- else -%}
+            {%- do items.append('null as ' ~ pick.column) -%}
+            {%- for column in kept_order -%}
+                {%- do items.append('null as ' ~ column) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(items) }}
+{%- endmacro %}
+
+{#- How int_users_aggregated is written this run: {'mode': 'update' | 'rebuild', 'start',
+    'end' (the days re-read from the sources, update only), 'settled_before' (the first day
+    kept as its own row)}. An update reads the stored state and the sources' rows from the
+    start of the sessions' reach (the earliest session this run re-processed) to its end;
+    days before the nightly window minus the session span fold into one row per pair. It
+    rebuilds when an update could not equal a rebuild: no stored state, a full refresh,
+    stored columns that differ (declared user properties changed), a reach that starts before
+    the stored settled day (a backfill or a long session older than it), or a source holding
+    rows older than its retention cutoff (their expiry changes first picks, which the settled
+    rows cannot give back). -#}
+{% macro ga4_user_state_plan(sources, state_columns) -%}
+    {%- set nightly = ga4_window(incremental=true) -%}
+    {%- set span = modules.datetime.timedelta(days=ga4_session_span_days()) -%}
+    {%- set settled_before = nightly.start - span -%}
+    {%- set rebuild = {'mode': 'rebuild', 'settled_before': settled_before} -%}
+    {%- if var('ga4_render_incremental', false) -%}
+        {#- the offline proof: the update form, as a nightly renders it -#}
+        {{ return({'mode': 'update', 'start': nightly.start, 'end': nightly.end, 'settled_before': settled_before}) }}
+    {%- endif -%}
+    {%- if not execute or var('ga4_render_offline', false) or flags.FULL_REFRESH -%}
+        {{ return(rebuild) }}
+    {%- endif -%}
+    {%- set stored = load_relation(this) -%}
+    {%- if stored is none -%}
+        {{ return(rebuild) }}
+    {%- endif -%}
+    {%- set stored_columns = adapter.get_columns_in_relation(stored) | map(attribute='name') | map('lower') | list -%}
+    {%- if stored_columns != ['user_state_key', 'settled_before'] + state_columns -%}
+        {{ return(rebuild) }}
+    {%- endif -%}
+    {%- set reach = ga4_session_reach(ref('int_sessions_aggregated'), incremental=true) -%}
+    {%- set lookup -%}
+        select
+            max(settled_before),
+            min(first_seen_date),
+            min(first_converted_date),
+            min(first_event_date)
+        from {{ stored }}
+    {%- endset -%}
+    {%- set found = run_query(lookup).rows[0] -%}
+    {%- if found[0] is none or found[0] > reach.start -%}
+        {{ return(rebuild) }}
+    {%- endif -%}
+    {%- set as_of = ga4_retention_as_of() -%}
+    {%- if as_of is not none -%}
+        {%- set cutoffs = {} -%}
+        {%- for category in ga4_retention_years() -%}
+            {%- do cutoffs.update({category: ga4_retention_cutoff_date(category, as_of)}) -%}
+        {%- endfor -%}
+        {%- set oldest = {'sessions': found[1], 'conversions': found[2], 'events': found[3]} -%}
+        {%- for source in sources -%}
+            {%- set cutoff = cutoffs[source.retention] if source.retention else cutoffs.values() | max -%}
+            {%- if oldest[source.name] is not none and oldest[source.name] < cutoff -%}
+                {{ return(rebuild) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return({
+        'mode': 'update',
+        'start': reach.start,
+        'end': reach.end,
+        'settled_before': [found[0], settled_before] | max,
+    }) }}
+{%- endmacro %}
+
+{#- SQL: every source's rows of the days `plan` reads (all on a rebuild), one row per pair
+    and day, the days before `plan.settled_before` in one row per pair. -#}
+{% macro ga4_user_state_source_days(sources, plan) -%}
+    {%- set selects = [] -%}
+    {%- for source in sources -%}
+        {%- set bucket_date -%}
+            case when {{ source.date_column }} >= {{ date_literal(plan.settled_before) }} then {{ source.date_column }} end
+        {%- endset -%}
+        {%- set days_read -%}
+            {%- if plan.mode == 'update' -%}
+            {{ source.date_column }} >= {{ date_literal(plan.start) }} and {{ source.date_column }} <= {{ date_literal(plan.end) }}
+            {%- else -%}
+            {{ truffle_every_partition_filter(source.date_column) or 'true' }}
+            {%- endif -%}
+        {%- endset -%}
+        {%- set select -%}
+    select
+        '{{ source.name }}' as source_name,
+        user_pseudo_id,
+        user_id,
+        {{ bucket_date }} as bucket_date,
+        {{ ga4_user_state_figures(from_source=source.name) | join(',\n        ') }}
+    from {{ source.relation }}
+    where coalesce(user_id, user_pseudo_id) is not null and {{ days_read }}
+    group by user_pseudo_id, user_id, {{ bucket_date }}
+        {%- endset -%}
+        {%- do selects.append(select) -%}
+    {%- endfor -%}
+    {{ return(selects | join('\n    union all\n')) }}
+{%- endmacro %}
+
+{#- The columns a pick keeps its order in: `<pick>__order_<n>`. -#}
+{% macro ga4_user_state_order_columns(pick) -%}
+    {%- set columns = [] -%}
+    {%- for column in pick.order -%}
+        {%- do columns.append(pick.column ~ '__order_' ~ loop.index) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{#- The state's columns after its key and settled_before, in order. -#}
+{% macro ga4_user_state_columns() -%}
+    {%- set columns = ['source_name', 'user_pseudo_id', 'user_id', 'bucket_date'] -%}
+    {%- for measure in ga4_user_state_measures() -%}
+        {%- do columns.append(measure.column) -%}
+    {%- endfor -%}
+    {%- for pick in ga4_user_state_picks() -%}
+        {%- do columns.append(pick.column) -%}
+        {%- do columns.extend(ga4_user_state_order_columns(pick)) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}

@@ -1,0 +1,96 @@
+-- depends_on: {{ ref('events') }}
+-- depends_on: {{ ref('int_sessions_aggregated') }}
+-- depends_on: {{ ref('int_erased_identities') }}
+{%- set sources = ga4_user_state_sources() %}
+{%- set combined = ga4_user_state_figures() %}
+{%- set state_columns = ga4_user_state_columns() %}
+
+{#- How this run writes the state: `update` (the stored state plus the days this run
+    re-processed) or `rebuild` (from every row of the sources), and the boundaries. -#}
+{%- set plan = ga4_user_state_plan(sources, state_columns) %}
+
+{{
+    config(
+        materialized='table',
+        cluster_by=['user_pseudo_id', 'user_id'],
+    )
+}}
+
+{#- The state behind user_attributes: per source (sessions, conversions, the events mart when
+    user properties are declared), per device / login pair (user_pseudo_id, user_id), the
+    figures of the days before `settled_before` folded into one row (bucket_date null) and
+    one row per later day. A nightly reads this table (small: one row per pair, plus the
+    pairs active in the last days) and the days it re-processed of its sources, never their
+    history; the person a row belongs to is resolved where it is read (the view
+    user_attributes, through the device map). Rebuilt from every row of the sources on a full
+    build, and whenever an update could not equal a rebuild: a backfill or rewrite older than
+    `settled_before`, retention expiring days the state holds, a change of the declared user
+    properties (ga4_user_state_plan). -#}
+
+with
+{%- if plan.mode == 'update' %}
+
+prior as (
+    select * from {{ this }}
+),
+
+erased_identities as (
+    select * from {{ ref('int_erased_identities') }}
+),
+
+-- an erased identity's rows go (its sessions and conversions were deleted from the marts)
+kept_prior as (
+    select * from prior
+    where
+        coalesce(user_id, '') not in (select erased_identities.erased_identity from erased_identities)
+        and coalesce(user_pseudo_id, '') not in (select erased_identities.erased_identity from erased_identities)
+),
+
+-- days now older than the kept days fold into each pair's settled row
+folded as (
+    select
+        source_name,
+        user_pseudo_id,
+        user_id,
+        cast(null as date) as bucket_date,
+        {{ combined | join(',\n        ') }}
+    from kept_prior
+    where bucket_date is null or bucket_date < {{ date_literal(plan.settled_before) }}
+    group by source_name, user_pseudo_id, user_id
+),
+
+-- kept days this run did not re-process, as they were
+kept_days as (
+    select
+        {{ state_columns | join(',\n        ') }}
+    from kept_prior
+    where
+        bucket_date >= {{ date_literal(plan.settled_before) }}
+        and (bucket_date < {{ date_literal(plan.start) }} or bucket_date > {{ date_literal(plan.end) }})
+),
+{%- endif %}
+
+-- each source's rows of the days read (all on a rebuild), per pair and day
+source_days as (
+    {{ ga4_user_state_source_days(sources, plan) }}
+),
+
+state_rows as (
+    {%- if plan.mode == 'update' %}
+    select * from folded
+    union all
+    select * from kept_days
+    union all
+    {%- endif %}
+    select * from source_days
+),
+
+final as (
+    select
+        {{ truffle_hash_key(['source_name', 'user_pseudo_id', 'user_id', 'bucket_date']) }} as user_state_key,
+        {{ date_literal(plan.settled_before) }} as settled_before,
+        *
+    from state_rows
+)
+
+select * from final
