@@ -95,6 +95,28 @@ def run_raw(spec: dict) -> dict:
     return {"seconds": seconds, "sessions": int(sessions), "events": int(events or 0)}
 
 
+def bytes_read(sent: list) -> dict:
+    """What a recorded build read (DuckDB's profiler, per statement): in all, per kind of
+    statement and per node (the 15 that read most)."""
+    from orchestrate.audit import statement_kind
+
+    by_kind: dict[str, int] = {}
+    by_node: dict[str, int] = {}
+    for statement in sent:
+        size = statement.bytes_read or 0
+        kind = statement_kind(statement.unique_id.split(".", 1)[0], statement.sql)
+        by_kind[kind] = by_kind.get(kind, 0) + size
+        node = statement.unique_id.split(".", 2)[-1] or "(no node)"
+        by_node[node] = by_node.get(node, 0) + size
+    top = sorted(by_node.items(), key=lambda item: -item[1])[:15]
+    return {
+        "bytes_read": sum(by_kind.values()),
+        "statements": len(sent),
+        "bytes_by_kind": by_kind,
+        "bytes_by_node": dict(top),
+    }
+
+
 def run_dbt_step(spec: dict) -> dict:
     import dbt.cli.main  # noqa: F401  (imported before the clock: dbt is slow to import)
 
@@ -106,10 +128,19 @@ def run_dbt_step(spec: dict) -> dict:
         vars=spec["vars"],
         duckdb_path=Path(spec["warehouse"]),
     )
+    measured: dict = {}
     started = time.perf_counter()
-    run = run_dbt(spec["args"], settings, target_path=Path(spec["target_path"]), quiet=True)
+    if spec.get("record"):
+        from orchestrate.recorder import recording
+
+        with recording() as sent:
+            run = run_dbt(spec["args"], settings, target_path=Path(spec["target_path"]), quiet=True)
+        measured = bytes_read(sent)
+    else:
+        run = run_dbt(spec["args"], settings, target_path=Path(spec["target_path"]), quiet=True)
     seconds = time.perf_counter() - started
     return {
+        **measured,
         "seconds": seconds,
         "success": run.success,
         "dbt_elapsed_seconds": run.elapsed_seconds,

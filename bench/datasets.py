@@ -98,6 +98,12 @@ def dataset(size: str, days: int = 30) -> Dataset:
     return Dataset(name=f"{size}-{days}d", size=size, days=days, config=config)
 
 
+def named_dataset(name: str) -> Dataset:
+    """`<size>-<days>d` (1m-30d, 10m-90d, 1m-90d ...); KeyError / ValueError otherwise."""
+    size, _, days = name.partition("-")
+    return dataset(size, int(days.rstrip("d") or 30))
+
+
 def datasets_for(sizes: list[str]) -> list[Dataset]:
     """1M: 30 days. 10M: 30 days and 90 days of the same daily volume (history growth)."""
     chosen: list[Dataset] = []
@@ -112,5 +118,4 @@ if __name__ == "__main__":  # python -m bench.datasets 1m-30d 10m-90d ...: gener
     import sys
 
     for name in sys.argv[1:]:
-        size, _, days = name.partition("-")
-        dataset(size, int(days.rstrip("d") or 30)).ensure()
+        named_dataset(name).ensure()

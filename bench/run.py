@@ -14,6 +14,9 @@ each, timed and measured for peak memory in a child process of its own:
   full      `dbt build --full-refresh` of every seed and model, no tests, into a new warehouse;
   history   (a history longer than --chunk-days) a full refresh of the first 30 days, then one
             backfill run per following 30 days: a long history built as it would have grown;
+  nightly_bytes  the bytes a whole nightly reads: `dbt build` of the default window (models,
+            their delete+insert, hooks, data tests and unit tests) on a copy of the full build,
+            every statement measured by DuckDB's profiler (orchestrate.recorder; not timed);
   nightly   `dbt run` of the default window (ga4_run_date = the export's last day, lookback 3)
             on a copy of the full build;
   analyses  each analysis in analyses/ with its default parameters, compiled by dbt once, then
@@ -49,13 +52,14 @@ from bench.datasets import (
     DEVICES_PER_MILLION_EVENTS_30D,
     Dataset,
     datasets_for,
+    named_dataset,
 )
 
 REPO = BENCH_DIR.parent
 WORK_DIR = DATA_DIR / "work"
 RESULTS_FILE = BENCH_DIR / "results.json"
 HISTORY_DIR = BENCH_DIR / "results"
-STEPS = ("raw", "store", "full", "history", "analyses", "nightly")
+STEPS = ("raw", "store", "full", "history", "analyses", "nightly_bytes", "nightly")
 GIB = 1024**3
 # A long history is built (step `history`) in runs of this many days.
 CHUNK_DAYS = 30
@@ -73,6 +77,7 @@ TARGETS = {
     "full_over_raw_10m": ("full build / raw pass, 10M (30d)", 3.0),
     "nightly_over_full_10m_90d": ("nightly / full build, 10M-90d", 0.15),
     "nightly_90d_over_30d": ("nightly 90d / nightly 30d, 10M", 1.3),
+    "nightly_bytes_90d_over_30d": ("nightly bytes read 90d / 30d, 10M", 1.15),
     "analysis_seconds_10m": ("each analysis median, 10M (30d), s", 1.0),
     "full_peak_gib_10m": ("full-build peak memory, 10M (30d), GiB", 4.0),
 }
@@ -292,7 +297,7 @@ class DatasetBench:
             self.remove_database(scratch)
             self.step_done(result)
 
-        need_build = bool(self.steps & {"full", "history", "nightly", "analyses"})
+        need_build = bool(self.steps & {"full", "history", "nightly", "nightly_bytes", "analyses"})
         long_history = self.dataset.days > self.chunk_days
         run_full = "full" in self.steps
         if run_full and long_history and not enough_disk_for_full(self.dataset):
@@ -312,7 +317,7 @@ class DatasetBench:
         self.step_done(result)
         if not built:
             # nothing built: the steps that need the warehouse cannot run; say so
-            for step in ("analyses", "nightly"):
+            for step in ("analyses", "nightly_bytes", "nightly"):
                 if step in self.steps:
                     steps[step] = {"error": "not run: the warehouse build failed"}
             self.step_done(result)
@@ -322,6 +327,10 @@ class DatasetBench:
 
         if "analyses" in self.steps:
             steps["analyses"] = self.run_analyses()
+            self.step_done(result)
+
+        if "nightly_bytes" in self.steps:
+            steps["nightly_bytes"] = self.run_nightly_bytes()
             self.step_done(result)
 
         if "nightly" in self.steps:
@@ -345,6 +354,29 @@ class DatasetBench:
             self.remove_database(nightly)
             self.step_done(result)
         return result
+
+    def run_nightly_bytes(self) -> dict:
+        """The whole nightly (`dbt build`: models, hooks, tests) on a copy of the build, every
+        statement's bytes measured; once (the bytes do not vary from run to run)."""
+        measured = self.work / "nightly-bytes.duckdb"
+
+        def fresh_copy(rep: int) -> None:
+            self.remove_database(measured)
+            shutil.copyfile(self.built, measured)
+
+        def spec() -> dict:
+            # one thread: statements one at a time, each measured alone (orchestrate.recorder)
+            args = ["build", "--threads", "1"]
+            return {**self.dbt_spec(args, measured, "target-nightly-bytes"), "record": True}
+
+        summary = self.repeat("nightly bytes", spec, before=fresh_copy, reps=1)
+        self.remove_database(measured)
+        if "samples" in summary:
+            sample = summary["samples"][0]
+            summary["bytes_read"] = sample.get("bytes_read")
+            summary["bytes_by_kind"] = sample.get("bytes_by_kind")
+            log(f"  {self.dataset.name} nightly bytes read: {sample.get('bytes_read'):,}")
+        return summary
 
     FULL_ARGS = (
         "build",
@@ -512,6 +544,19 @@ def compute_ratios(results: dict) -> dict:
     ratios["analysis_seconds_10m"] = {
         name: entry["median_seconds"] for name, entry in analyses.items() if "error" not in entry
     }
+    # a whole nightly's bytes at 90 days over 30 days: 10M, else any size run at both
+    pairs = [
+        size for size in ("10m", "1m") if f"{size}-90d" in results and f"{size}-30d" in results
+    ]
+    ratios["nightly_bytes_measured_on"] = pairs[0] if pairs else None
+    ratios["nightly_bytes_90d_over_30d"] = (
+        ratio(
+            step_median(results, f"{pairs[0]}-90d", "nightly_bytes", "bytes_read"),
+            step_median(results, f"{pairs[0]}-30d", "nightly_bytes", "bytes_read"),
+        )
+        if pairs
+        else None
+    )
     full = step_entry(results, big, "full")
     ratios["full_peak_gib_10m"] = round(full["peak_rss_bytes"] / GIB, 2) if full else None
     return ratios
@@ -573,6 +618,13 @@ def print_report(document: dict) -> None:
         print(
             f"  {label:<42} {shown + cpu_text:<22} target <= {target:g}  {verdict(value, target)}"
         )
+    measured_on = ratios.get("nightly_bytes_measured_on")
+    if measured_on and measured_on != "10m":
+        print(f"  (nightly bytes: measured on the {measured_on} datasets, a stand-in for 10M)")
+    for name, entry in results.items():
+        read = (entry.get("steps", {}).get("nightly_bytes") or {}).get("bytes_read")
+        if read is not None:
+            print(f"  nightly bytes read, {name:<28} {read / 2**20:,.1f} MiB")
     for key, label in (
         ("store_over_raw_10m", "export stored as it is / raw pass"),
         ("full_over_store_10m", "full build / export stored as it is"),
@@ -599,7 +651,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--steps", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}"
     )
     parser.add_argument(
-        "--datasets", default="", help="only these datasets (e.g. 10m-90d), after --sizes"
+        "--datasets",
+        default="",
+        help="only these datasets, replacing --sizes (e.g. 10m-90d, or 1m-30d,1m-90d)",
     )
     parser.add_argument("--generate-only", action="store_true", help="generate exports, exit")
     parser.add_argument(
@@ -628,8 +682,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     datasets = datasets_for(sizes)
     if args.datasets:
-        wanted = {d.strip() for d in args.datasets.split(",")}
-        datasets = [d for d in datasets if d.name in wanted]
+        # any <size>-<days>d (e.g. 1m-90d, the smallest history-growth pair with 1m-30d)
+        wanted = [d.strip() for d in args.datasets.split(",") if d.strip()]
+        try:
+            datasets = [named_dataset(name) for name in wanted]
+        except (KeyError, ValueError):
+            print(f"unknown dataset in {args.datasets!r}: <1m|10m>-<days>d", file=sys.stderr)
+            return 2
     not_generated = {}
     for dataset in datasets:
         try:

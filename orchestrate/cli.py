@@ -481,12 +481,19 @@ def cost(
         bool,
         typer.Option(
             "--nightly",
-            help="List every model and data test of the next nightly with the partitioned "
-            "tables it reads, the days it reads of each and its bytes; flag reads outside "
-            "the window ±1 day.",
+            help="List every statement the next nightly sends (models, MERGE / delete+insert, "
+            "hooks, data tests) with the partitioned tables it reads, the days it reads of "
+            "each and its bytes (DuckDB: measured on a scratch copy; BigQuery: the offline "
+            "capture, dry-run bytes with an account); flag reads outside the window ±1 day.",
         ),
     ] = False,
     run_date: RunDate = None,
+    markdown: Annotated[
+        bool,
+        typer.Option(
+            "--markdown", help="With --nightly: the README's table of what a nightly reads."
+        ),
+    ] = False,
     json_output: JsonOutput = False,
 ) -> None:
     """What each selected model and analysis (and --sql file) would read, sorted, marked
@@ -502,11 +509,14 @@ def cost(
 
     def action() -> int:
         if nightly:
+            from orchestrate.audit import markdown as audit_markdown
             from orchestrate.audit import nightly_audit, print_audit
 
             audit = nightly_audit(state.settings, day)
             if json_output:
                 print(json.dumps(audit, indent=2))
+            elif markdown:
+                print(audit_markdown(audit))
             else:
                 print_audit(audit)
             return 0

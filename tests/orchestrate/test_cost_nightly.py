@@ -1,5 +1,6 @@
-"""`truffle cost --nightly`: the next nightly's models and data tests, the partitioned tables
-each reads and the days it reads of each, measured; reads outside the window ±1 day flagged."""
+"""`truffle cost --nightly`: every statement the next nightly sends (models, the write of each
+incremental model, post-hooks, data tests), the partitioned tables each reads and the days it
+reads of each, measured; reads outside the window ±1 day flagged."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from orchestrate.audit import table_reads
+from orchestrate.audit import markdown, print_audit, table_reads
 from orchestrate.cli import app
 from tests.orchestrate.conftest import GENERATED_CONFIG, GENERATED_TIME_ZONE, Warehouse
 
@@ -36,11 +38,15 @@ def test_bounds_are_read_per_table_and_alias() -> None:
     assert unbounded[0].first is None and unbounded[0].flagged
 
 
-def test_the_next_nightly_is_listed_with_what_each_statement_reads(
-    generated_warehouse: Warehouse, tmp_path: Path
+def test_the_next_nightly_is_listed_statement_by_statement_and_measured(
+    generated_warehouse: Warehouse, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The nightly's real build runs on a scratch copy, every statement recorded: the
+    delete+insert of each incremental model, the post-hooks, the data tests; each with the
+    partitioned tables it reads, its days and its bytes (DuckDB's profiler)."""
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(generated_warehouse.path, copy)
+    before = copy.stat().st_mtime_ns
     variables = json.dumps(
         {
             "ga4_export_path": generated_warehouse.settings.vars["ga4_export_path"],
@@ -53,27 +59,82 @@ def test_the_next_nightly_is_listed_with_what_each_statement_reads(
         env={"TRUFFLE_DUCKDB_PATH": str(copy)},
     )
     assert result.exit_code == 0, result.output
+    assert copy.stat().st_mtime_ns == before  # the warehouse itself is not touched
     audit = json.loads(result.output[result.output.index("{") :])
     assert audit["window"] == {"start": str(END - 3 * DAY), "end": str(END)}
-    statements = {s["name"]: s for s in audit["statements"]}
-    # the stored events read staging's window only, and are measured (the events mart is a
-    # view: creating it reads nothing)
-    assert "events" not in statements
-    events = statements["int_events_recorded"]
-    assert [r["table"] for r in events["reads"]] == ["stg_ga4__events"]
-    assert events["reads"][0]["first_day"] == str(END - 3 * DAY)
+    assert audit["engine"] == "duckdb" and audit["build_failures"] == []
+    statements = audit["statements"]
+    manifest = json.loads(Path(audit["files"]["manifest"]).read_text())
+    incremental = {
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    }
+    # the write of every incremental model is listed (dbt-duckdb's delete+insert)
+    merges = {s["node"]: s for s in statements if s["kind"] == "merge"}
+    assert set(merges) == incremental
+    # keyed on the partition date, the stored events' write reads only the window, and is
+    # measured (the events mart is a view over them: creating it reads nothing)
+    events = merges["model.random_truffle.int_events_recorded"]
+    assert [r["table"] for r in events["reads"]] == ["int_events_recorded"]
+    assert (events["reads"][0]["first_day"], events["reads"][0]["last_day"]) == (
+        str(END - 3 * DAY),
+        str(END),
+    )
     assert not events["outside_window"] and events["bytes"] > 0
+    # keyed on session_key, the sessions intermediate's write reads every partition: flagged
+    sessions = merges["model.random_truffle.int_sessions_aggregated"]
+    assert sessions["outside_window"] and sessions["reads"][0]["first_day"] is None
+    # post-hooks are listed with what they read: the vanished-session DELETE reads the window
+    hooks = [s for s in statements if s["kind"] == "hook"]
+    assert {s["node"] for s in hooks} >= {"model.random_truffle.int_events_recorded"}
+    vanished = [
+        s
+        for s in hooks
+        if s["node"] == "model.random_truffle.int_sessions_aggregated" and s["verb"] == "delete"
+    ]
+    assert vanished and {r["table"] for r in vanished[0]["reads"]} == {
+        "int_sessions_aggregated",
+        "int_events_recorded",
+    }
+    assert not vanished[0]["outside_window"] and vanished[0]["bytes"] > 0
+    # every hook that reads a partitioned table outside the window is among the offenders
+    flagged_hooks = {(s["node"], s["verb"]) for s in hooks if s["outside_window"]}
+    offenders = {(o["node"], o["verb"]) for o in audit["offenders"] if o["kind"] == "hook"}
+    assert flagged_hooks == offenders
     # data tests of the marts read the window, one day either side
-    unique = statements["unique_events_v1_event_key"]["reads"][0]
-    assert (unique["first_day"], unique["last_day"]) == (str(END - 4 * DAY), str(END + DAY))
-    tests = [s for s in audit["statements"] if s["kind"] == "test"]
-    assert len(tests) > 50
+    unique = next(s for s in statements if s["name"] == "unique_events_v1_event_key" and s["reads"])
+    assert (unique["reads"][0]["first_day"], unique["reads"][0]["last_day"]) == (
+        str(END - 4 * DAY),
+        str(END + DAY),
+    )
+    assert len([s for s in statements if s["kind"] == "test"]) > 50
+    # seeds and small tables are read whole, listed with what they are
+    whole = {entry["table"]: entry["why"] for entry in audit["read_whole"]}
+    assert whole["event_retention_categories"].startswith("seed: ")
+    assert audit["bytes"] == sum(s["bytes"] or 0 for s in statements) > 0
+    # every statement is in the file the audit writes, in the order sent
+    sent = Path(audit["files"]["statements"]).read_text()
+    assert sent.count("-- [") == len(statements) + audit["left_out"]["statements"]
+    # the same audit as a table (the command without --json) and as the README's markdown
+    capsys.readouterr()
+    print_audit(audit)
+    printed = capsys.readouterr().out
+    assert f"{len(statements)} statements (" in printed
+    assert f"{len(audit['offenders'])} reads of a partitioned table outside" in printed
+    rows = {line.split(" | ")[0]: line for line in markdown(audit).splitlines()}
+    assert "1 merge" in rows["| `events`"] and "**flagged**" in rows["| `int_sessions_aggregated`"]
+
     # the users' state is updated from the sessions and conversions the nightly re-processed
     # (the window, or a day before for a session crossing midnight), never their history
-    users = {r["table"]: r for r in statements["int_users_aggregated"]["reads"]}
-    assert {"sessions", "conversions"} <= set(users)
-    for table in ("sessions", "conversions"):
-        assert str(END - 4 * DAY) <= users[table]["first_day"] <= str(END - 3 * DAY), users
-        assert users[table]["last_day"] == str(END), users
-    assert "int_users_aggregated" not in audit["outside_window"]
-    assert audit["bytes"] == sum(s["bytes"] or 0 for s in audit["statements"])
+    users = [
+        read
+        for s in statements
+        if s["name"] == "int_users_aggregated"
+        for read in s["reads"]
+        if read["table"] in ("sessions", "conversions")
+    ]
+    assert {read["table"] for read in users} == {"sessions", "conversions"}
+    for read in users:
+        assert str(END - 4 * DAY) <= read["first_day"] <= str(END - 3 * DAY), users
+        assert read["last_day"] == str(END), users
