@@ -269,14 +269,12 @@ def table_reads(
     """The reads of project tables in one statement: for a partitioned one, its date bounds
     (flagged outside the window ±1 day or unbounded); any other, read whole. `partitioned`
     maps relation names to window columns, or identifiers to Relations (project_relations).
-    A view is read through: its query's reads are listed, `via` the view (its own bounds:
-    a filter on the view is not credited to the tables under it)."""
+    A view is read through: its query's reads are listed, `via` the view; a filter on the
+    view's declared window column bounds the tables under it partitioned on that column."""
     relations = {
         key.split(".")[-1]: value if isinstance(value, Relation) else Relation(key, "", value, "")
         for key, value in partitioned.items()
     }
-    allowed_first = window[0] - dt.timedelta(days=1)
-    allowed_last = window[1] + dt.timedelta(days=1)
     reads = []
     for statement in sqlglot.parse(sql, read=dialect):
         if statement is None or isinstance(statement, (exp.Alter, exp.Drop, exp.Command)):
@@ -292,26 +290,59 @@ def table_reads(
             conditions = _conditions(table)
             if conditions is None:
                 continue  # the statement writes it
+            alias = (table.alias or table.name).lower()
             if relation.view_sql and depth < 4:
-                for read in table_reads(relation.view_sql, dialect, relations, window, depth + 1):
+                # a view that declares a window column passes its table's partition column
+                # through (the mart views over the stored facts): a filter on the view
+                # bounds the reads of the tables under it that are partitioned on that column
+                outer = (
+                    _read_bounds(conditions, relation.window_column, alias, window)
+                    if relation.window_column
+                    else (None, None)
+                )
+                inner_reads = table_reads(relation.view_sql, dialect, relations, window, depth + 1)
+                for read in inner_reads:
+                    under = relations.get(read.table.lower())
+                    if read.partitioned and under and under.window_column == relation.window_column:
+                        first = max(filter(None, (read.first, outer[0])), default=None)
+                        last = min(filter(None, (read.last, outer[1])), default=None)
+                        read = replace(
+                            read, first=first, last=last, flagged=_outside(first, last, window)
+                        )
                     reads.append(replace(read, via=read.via or table.name))
                 continue
             if relation.window_column is None:
                 reads.append(TableRead(table.name, None, None, False, False, relation.why))
                 continue
-            alias = (table.alias or table.name).lower()
-            first = last = None
-            written = False
-            for condition in conditions:
-                low, high, into = _bounds(condition, relation.window_column, alias)
-                first = max(filter(None, (first, low)), default=None)
-                last = min(filter(None, (last, high)), default=None)
-                written = written or into
-            if written and first is None and last is None:
-                first, last = window
-            flagged = first is None or last is None or first < allowed_first or last > allowed_last
-            reads.append(TableRead(table.name, first, last, flagged))
+            first, last = _read_bounds(conditions, relation.window_column, alias, window)
+            reads.append(TableRead(table.name, first, last, _outside(first, last, window)))
     return reads
+
+
+def _read_bounds(
+    conditions: list[exp.Expression | None],
+    column: str,
+    alias: str,
+    window: tuple[dt.date, dt.date],
+) -> tuple[dt.date | None, dt.date | None]:
+    """The days a read is bounded to by its conditions on `column` (a write keyed on the
+    statement's own temp table: the window)."""
+    first = last = None
+    written = False
+    for condition in conditions:
+        low, high, into = _bounds(condition, column, alias)
+        first = max(filter(None, (first, low)), default=None)
+        last = min(filter(None, (last, high)), default=None)
+        written = written or into
+    if written and first is None and last is None:
+        first, last = window
+    return first, last
+
+
+def _outside(first: dt.date | None, last: dt.date | None, window: tuple[dt.date, dt.date]) -> bool:
+    """Unbounded, or reaching outside the window ±1 day."""
+    day = dt.timedelta(days=1)
+    return first is None or last is None or first < window[0] - day or last > window[1] + day
 
 
 _SESSION = ("begin", "commit", "rollback", "set", "pragma", "use", "attach", "load", "install")

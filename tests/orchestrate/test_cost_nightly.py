@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from orchestrate.audit import markdown, print_audit, table_reads
+from orchestrate.audit import Relation, markdown, print_audit, table_reads
 from orchestrate.cli import app
 from tests.orchestrate.conftest import GENERATED_CONFIG, GENERATED_TIME_ZONE, Warehouse
 
@@ -36,6 +36,42 @@ def test_bounds_are_read_per_table_and_alias() -> None:
     assert reads["sessions"].first == dt.date(2025, 1, 1) and reads["sessions"].flagged
     unbounded = table_reads("select * from wh.main.events", "duckdb", partitioned, window)
     assert unbounded[0].first is None and unbounded[0].flagged
+
+
+def test_a_filter_on_a_mart_view_bounds_the_stored_table_under_it() -> None:
+    """The mart views pass the stored table's partition column through (identity joined at
+    read): a window filter on the view bounds the stored table's read; the device map under
+    it is read whole; a read of the view without a filter is flagged."""
+    relations = {
+        "stored": Relation("stored", "", "event_date", "incremental"),
+        "device_map": Relation("device_map", "", None, "table: one row per device"),
+        "events": Relation(
+            "events",
+            "",
+            "event_date",
+            "view",
+            "select s.*, m.user_id as mapped from wh.main.stored as s "
+            "left join wh.main.device_map as m on s.device = m.device",
+        ),
+    }
+    window = (dt.date(2026, 1, 28), dt.date(2026, 1, 31))
+    bounded = table_reads(
+        "select count(*) from wh.main.events where event_date >= cast('2026-01-27' as date) "
+        "and event_date <= cast('2026-02-01' as date)",
+        "duckdb",
+        relations,
+        window,
+    )
+    reads = {read.table: read for read in bounded}
+    assert (reads["stored"].first, reads["stored"].last) == (dt.date(2026, 1, 27), END + DAY)
+    assert not reads["stored"].flagged and reads["stored"].via == "events"
+    assert not reads["device_map"].partitioned and not reads["device_map"].flagged
+    (whole,) = [
+        r
+        for r in table_reads("select * from wh.main.events", "duckdb", relations, window)
+        if r.table == "stored"
+    ]
+    assert whole.first is None and whole.flagged
 
 
 def test_the_next_nightly_is_listed_statement_by_statement_and_measured(
@@ -123,7 +159,8 @@ def test_the_next_nightly_is_listed_statement_by_statement_and_measured(
     assert f"{len(statements)} statements (" in printed
     assert f"{len(audit['offenders'])} reads of a partitioned table outside" in printed
     rows = {line.split(" | ")[0]: line for line in markdown(audit).splitlines()}
-    assert "1 merge" in rows["| `events`"] and "**flagged**" in rows["| `int_sessions_aggregated`"]
+    assert "1 merge" in rows["| `int_events_recorded`"]
+    assert "**flagged**" in rows["| `int_sessions_aggregated`"]
 
     # the users' state is updated from the sessions and conversions the nightly re-processed
     # (the window, or a day before for a session crossing midnight), never their history
@@ -132,9 +169,13 @@ def test_the_next_nightly_is_listed_statement_by_statement_and_measured(
         for s in statements
         if s["name"] == "int_users_aggregated"
         for read in s["reads"]
-        if read["table"] in ("sessions", "conversions")
+        if read["via"] in ("sessions", "conversions") and read["partitioned"]
     ]
-    assert {read["table"] for read in users} == {"sessions", "conversions"}
+    # through the mart views, whose window filter bounds the stored tables under them
+    assert {(read["via"], read["table"]) for read in users} == {
+        ("sessions", "int_sessions_converted"),
+        ("conversions", "int_conversions_attributed"),
+    }
     for read in users:
         assert str(END - 4 * DAY) <= read["first_day"] <= str(END - 3 * DAY), users
         assert read["last_day"] == str(END), users
