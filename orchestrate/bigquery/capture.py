@@ -3,7 +3,7 @@
 `dbt compile` (render.py) shows each model's SELECT, but not what dbt-bigquery generates only
 when it runs: the materializations' DDL and scripts (the temp table and the insert_overwrite
 MERGE with its `partitions` list, the session models' keyed MERGE with its predicates), the
-post-hooks (re-stitch UPDATE, vanished-session / erasure / retention DELETEs and the guard
+post-hooks (vanished-session / erasure / retention DELETEs, the erasure ledger INSERTs, the guard
 queries before them), the data tests' and unit tests' queries as run. A capture runs the real
 `dbt build` (seeds, models, hooks, data tests, unit tests) on the offline profile with one
 thing replaced: the BigQuery client, the only part of dbt-bigquery that talks to Google.

@@ -15,6 +15,9 @@ have our package. The patches are applied in memory at start-up, never to site-p
    conditions filter the partition column (dbt's static insert_overwrite names the replaced
    partitions in `WHEN NOT MATCHED BY SOURCE AND <partition> IN (...)`); the emulator runs a
    MERGE as several internal statements that read the target without that filter.
+4. `CREATE VIEW` over a table with require_partition_filter is accepted, as BigQuery accepts
+   it: the requirement applies to the queries that read the view (the emulator applies it to
+   the view's definition, which reads nothing when it is created).
 """
 
 from __future__ import annotations
@@ -150,10 +153,32 @@ def _patch_merge_partition_filter() -> None:
     tables._check = check
 
 
+def _patch_view_definition() -> None:
+    from local_bigquery.errors import BigQueryError
+    from local_bigquery.sql.rules import tables
+    from sqlglot import exp
+
+    original_check = tables._check
+
+    def check(tree: Any, table: Any, is_target: bool) -> Any:
+        try:
+            return original_check(tree, table, is_target)
+        except BigQueryError as error:
+            creating_view = (
+                isinstance(tree, exp.Create) and str(tree.args.get("kind") or "").upper() == "VIEW"
+            )
+            if creating_view and "partition elimination" in str(error):
+                return None
+            raise
+
+    tables._check = check
+
+
 def main(argv: list[str]) -> int:
     _patch_ctas_destination()
     _patch_set_struct()
     _patch_merge_partition_filter()
+    _patch_view_definition()
     from local_bigquery.cli import main as serve
 
     serve(argv)

@@ -49,7 +49,9 @@ def test_compile_offline_renders_and_analyzes_every_model_and_analysis(tmp_path:
     }
     assert set(written["full"]) == names and len(written["full"]) == len(models)
     assert written["analyses"] == sorted(p.stem for p in (REPO / "analyses").glob("*.sql"))
-    assert {"stg_ga4__events", "events", "sessions"} <= set(written["incremental"])
+    assert {"stg_ga4__events", "int_events_recorded", "int_sessions_converted"} <= set(
+        written["incremental"]
+    )
     # every data test, as a full build and as a nightly send it
     assert len(written["tests/full"]) == len(written["tests/incremental"]) > 50
     statements = sum(len(files) for files in written.values())
