@@ -337,35 +337,18 @@ def load_export_days(client: Any, dataset: str, files: Iterable[Path]) -> list[s
 
 
 # The public sample's Parquet types the all-null fields of `user_properties` as int64 (its
-# writer had no other type to give them); a BigQuery export has them typed (string key and
-# string_value, float64 float/double values), as the staging model expects.
+# writer had no other type to give them); a BigQuery export has them typed as the export's
+# schema (declared once: orchestrate.demo_data.EXPORT_SCHEMA), as the staging model expects.
 
 
 def _as_exported(path: Path) -> Path:
     """The file as BigQuery's export types it: a copy with `user_properties` cast to the
     export's type when the file's differs (else the file itself)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    wanted = pa.list_(
-        pa.struct(
-            [
-                ("key", pa.string()),
-                (
-                    "value",
-                    pa.struct(
-                        [
-                            ("string_value", pa.string()),
-                            ("int_value", pa.int64()),
-                            ("float_value", pa.float64()),
-                            ("double_value", pa.float64()),
-                            ("set_timestamp_micros", pa.int64()),
-                        ]
-                    ),
-                ),
-            ]
-        )
-    )
+    from orchestrate.demo_data import EXPORT_SCHEMA
+
+    wanted = EXPORT_SCHEMA.field("user_properties").type
     schema = pq.read_schema(path)
     if "user_properties" not in schema.names or schema.field("user_properties").type == wanted:
         return path
