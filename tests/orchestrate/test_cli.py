@@ -76,7 +76,9 @@ def test_failing_nodes_exit_1_and_are_listed(warehouse_env: Path) -> None:
     ]
     assert runner.invoke(app, [*variables, "build"]).exit_code == 0
     with duckdb.connect(str(warehouse_env)) as connection:  # break the sessions key
-        connection.execute("insert into sessions select * from sessions limit 1")
+        connection.execute(  # the sessions mart is a view over this stored table
+            "insert into int_sessions_converted select * from int_sessions_converted limit 1"
+        )
     result = runner.invoke(app, [*variables, "build", "--select", "unique_sessions_v1_session_key"])
     assert result.exit_code == 1
     assert "1 dbt node(s) failed" in result.output

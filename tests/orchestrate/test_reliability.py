@@ -85,7 +85,12 @@ def yesterdays_warehouse(generated_warehouse: Warehouse, tmp_path: Path) -> Path
 
 @pytest.mark.parametrize(
     "kill_at",
-    ["stg_ga4__events:insert", "int_events_recorded:commit", "int_sessions_converted:insert", "int_users_aggregated:rename"],
+    [
+        "stg_ga4__events:insert",
+        "int_events_recorded:commit",
+        "int_sessions_converted:insert",
+        "int_users_aggregated:rename",
+    ],
 )
 def test_a_killed_build_loses_nothing_and_the_rerun_equals_a_clean_build(
     kill_at: str, yesterdays_warehouse: Path, changed_export: Path, clean_build: Warehouse

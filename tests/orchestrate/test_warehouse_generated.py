@@ -196,7 +196,7 @@ def test_window_today_is_the_property_date(generated_warehouse: Warehouse) -> No
 
     for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):  # UTC+14 and UTC-11
         run = run_dbt(
-            ["compile", "--select", "events"],
+            ["compile", "--select", "int_events_recorded"],
             generated_warehouse.settings,
             target_path=generated_warehouse.target_path.parent / "compile_tz",
             extra_vars={
@@ -206,7 +206,8 @@ def test_window_today_is_the_property_date(generated_warehouse: Warehouse) -> No
             },
         )
         assert run.success
-        sql = (run.target_path / "compiled/random_truffle/models/marts/events_v1.sql").read_text()
+        compiled = "compiled/random_truffle/models/intermediate/int_events_recorded.sql"
+        sql = (run.target_path / compiled).read_text()
         today = dt.datetime.now(ZoneInfo(zone)).date()
         start = today - dt.timedelta(days=3)
         assert f"event_date <= cast('{today}' as date)" in sql

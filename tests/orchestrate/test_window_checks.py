@@ -25,9 +25,11 @@ def test_tests_read_the_window_unless_full_checks(
     oldest = generated_warehouse.scalar("select min(event_date) from events")
     assert oldest < END - dt.timedelta(days=4)  # outside the window of a run on END
     # a duplicate event on the oldest day: only a whole-history check can see it
-    with duckdb.connect(str(copy)) as connection:
+    with duckdb.connect(str(copy)) as connection:  # the events mart is a view over this table
         connection.execute(
-            "insert into events select * from events where event_date = ? limit 1", [oldest]
+            "insert into int_events_recorded select * from int_events_recorded"
+            " where event_date = ? limit 1",
+            [oldest],
         )
     settings = Settings(
         project_dir=REPO, vars=dict(generated_warehouse.settings.vars), duckdb_path=copy
