@@ -92,29 +92,119 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Post-hook: delete a model's rows past their retention. Bounded by literal dates (only
-    partitions older than the latest cutoff are read), checked by the delete guard (it may
-    refuse), reported, and skipped when the run says so (a failed freshness check). -#}
+{#- Post-hook: delete a model's rows past their retention, checked by the delete guard (it
+    may refuse), reported, and skipped when the run says so (a failed freshness check).
+
+    Bounded by literal dates. The retention ledger (int_retentions_applied) says as of which
+    date the table's retention was last applied, so a nightly reads only the days that
+    crossed a category's cutoff since then (one day per category on an ordinary night, the
+    missed days after a gap) as a literal list. Every partition before the latest cutoff is
+    read only when the ledger has no row for the table (a full build, a first run) or when
+    the run wrote days near a cutoff (a backfill of year-old days). -#}
 {% macro ga4_apply_retention(category_column, date_column) -%}
     {%- set as_of = ga4_retention_as_of() if execute and not var('ga4_render_incremental', false) else none -%}
-    {%- if as_of is not none -%}
-        {%- set cutoffs = [] -%}
-        {%- for category in ga4_retention_years() -%}
-            {%- do cutoffs.append(ga4_retention_cutoff_date(category, as_of)) -%}
-        {%- endfor -%}
-        {%- set predicate -%}
-            {{ date_column }} < {{ date_literal(cutoffs | max) }}
-            and not ({{ ga4_within_retention(category_column, date_column, as_of) }})
-        {%- endset -%}
-        {%- if truffle_guard_delete(this, 'retention', date_column, predicate, check_recent=true,
-                                    detail='older than its retention as of ' ~ as_of) -%}
+    {%- set predicate = ga4_retention_predicate(category_column, date_column, as_of) if as_of is not none else none -%}
+    {%- if predicate and truffle_guard_delete(this, 'retention', date_column, predicate, check_recent=true,
+                                               detail='older than its retention as of ' ~ as_of) %}
     delete from {{ this }}
     where
         {{ predicate }}
-        {%- else %}
-    select 1 as nothing_expired
-        {%- endif -%}
     {%- else -%}
     select 1 as nothing_expired
+    {%- endif -%}
+{%- endmacro %}
+
+{#- SQL: the rows of this model's table (`this`) retention removes as of `as_of`, bounded as
+    ga4_apply_retention says; none when no day can have crossed a cutoff since the last run. -#}
+{% macro ga4_retention_predicate(category_column, date_column, as_of) -%}
+    {#- a constant category (sessions, conversions) expires on its own cutoff only -#}
+    {%- set constant = category_column.strip("'") if category_column.startswith("'") else none -%}
+    {%- set categories = [constant] if constant else ga4_retention_years() | list -%}
+    {%- set cutoffs = [] -%}
+    {%- for category in categories -%}
+        {%- do cutoffs.append(ga4_retention_cutoff_date(category, as_of)) -%}
+    {%- endfor -%}
+    {%- set expired = 'not (' ~ ga4_within_retention(category_column, date_column, as_of) ~ ')' -%}
+    {%- set unbounded = date_column ~ ' < ' ~ date_literal(cutoffs | max) ~ ' and ' ~ expired -%}
+    {%- set pending = ga4_retention_pending_days(this, as_of) -%}
+    {%- if pending is none -%}
+        {{ return(unbounded) }}
+    {%- endif -%}
+    {%- set days = ga4_retention_expiring_days(as_of, pending, categories) -%}
+    {#- rows written tonight lie in the window, or (a session, its conversions) up to the
+        session span before it: near a cutoff (a backfill of year-old days) a literal range
+        from there; after a gap of a year, a literal range from the first expiring day -#}
+    {%- set window = ga4_window() -%}
+    {%- set span = modules.datetime.timedelta(days=ga4_session_span_days() + 1) -%}
+    {%- set written_from = window.start - span if window.start else none -%}
+    {%- set near = written_from is not none and written_from < cutoffs | max -%}
+    {%- if near or days | length > 400 -%}
+        {{ return(date_column ~ ' >= ' ~ date_literal((([written_from] if near else []) + days[:1]) | min) ~ ' and ' ~ unbounded) }}
+    {%- endif -%}
+    {%- if not days -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set listed = [] -%}
+    {%- for day in days -%}
+        {%- do listed.append(date_literal(day)) -%}
+    {%- endfor -%}
+    {{ return(date_column ~ ' in (' ~ (listed | join(', ')) ~ ') and ' ~ expired) }}
+{%- endmacro %}
+
+{#- The days (sorted Python dates) on which rows of one of `categories` crossed its cutoff
+    between `pending` days before `as_of` and `as_of`. -#}
+{% macro ga4_retention_expiring_days(as_of, pending, categories) -%}
+    {%- set days = [] -%}
+    {%- set previous = as_of - modules.datetime.timedelta(days=[pending, 0] | max) -%}
+    {%- for category in categories -%}
+        {%- set first = ga4_retention_cutoff_date(category, previous) -%}
+        {%- set cutoff = ga4_retention_cutoff_date(category, as_of) -%}
+        {%- for offset in range((cutoff - first).days) -%}
+            {%- set day = first + modules.datetime.timedelta(days=offset) -%}
+            {%- if day not in days -%}
+                {%- do days.append(day) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(days | sort) }}
+{%- endmacro %}
+
+{#- How many days `as_of` is after the date `relation`'s retention was last applied as of
+    (the ledger's newest row for it), or none: read every partition before the cutoffs (a
+    full build of the table, or no row yet). -#}
+{% macro ga4_retention_pending_days(relation, as_of) -%}
+    {%- if not ga4_is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select {{ dbt.datediff('retained_as_of', date_literal(as_of), 'day') }}
+        from {{ ref('int_retentions_applied') }}
+        where table_name = {{ truffle_string_literal(relation.identifier) }}
+        order by applied_at desc, retained_as_of
+        limit 1
+    {%- endset -%}
+    {%- set rows = run_query(query).rows -%}
+    {{ return(rows[0][0] | int if rows and rows[0][0] is not none else none) }}
+{%- endmacro %}
+
+{#- Post-hook after ga4_apply_retention: record in the ledger the date retention was applied
+    as of (not when the run skips destructive steps; a refused retention fails the model
+    before this runs). Sends nothing when the ledger already says so. -#}
+{% macro ga4_record_retention(relation) -%}
+    {%- set ledger = ref('int_retentions_applied') -%}
+    {%- set as_of = ga4_retention_as_of() if execute and not var('ga4_render_incremental', false) else none -%}
+    {%- set record = as_of is not none and not var('ga4_skip_deletes', false)
+        and ga4_retention_pending_days(relation, as_of) != 0 -%}
+    {%- if record -%}
+    {%- set table_name = truffle_string_literal(relation.identifier) -%}
+    {%- set applied_at = truffle_string_literal(modules.datetime.datetime.utcnow().isoformat()) -%}
+    insert into {{ ledger }} (retention_key, table_name, retained_as_of, applied_at)
+    select
+        {{ truffle_hash_key([table_name, truffle_string_literal(as_of | string), applied_at]) }},
+        {{ table_name }},
+        {{ date_literal(as_of) }},
+        current_timestamp
+    {%- else -%}
+    select 1 as nothing_to_record
     {%- endif -%}
 {%- endmacro %}

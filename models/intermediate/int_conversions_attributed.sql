@@ -13,6 +13,7 @@
             "{{ ga4_erase_identities_from(this, 'conversion_date') }}",
             "{{ ga4_record_erasures(this) }}",
             "{{ ga4_apply_retention(\"'transaction'\", 'conversion_date') }}",
+            "{{ ga4_record_retention(this) }}",
         ],
     )
 }}

@@ -14,6 +14,7 @@
             "{{ ga4_erase_identities_from(this, 'event_date') }}",
             "{{ ga4_record_erasures(this) }}",
             "{{ ga4_apply_retention('retention_category', 'event_date') }}",
+            "{{ ga4_record_retention(this) }}",
             "{{ ga4_account_export_rows(ref('stg_ga4__events'), ref('event_retention_categories')) }}",
         ],
     )

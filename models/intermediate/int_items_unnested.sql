@@ -14,6 +14,7 @@
             "{{ ga4_erase_identities_from(this, 'event_date') }}",
             "{{ ga4_record_erasures(this) }}",
             "{{ ga4_apply_retention('retention_category', 'event_date') }}",
+            "{{ ga4_record_retention(this) }}",
         ],
     )
 }}

@@ -14,6 +14,7 @@
             "{{ ga4_erase_identities_from(this, 'session_start_date') }}",
             "{{ ga4_record_erasures(this) }}",
             "{{ ga4_apply_retention(\"'user_activity'\", 'session_start_date') }}",
+            "{{ ga4_record_retention(this) }}",
         ],
     )
 }}
