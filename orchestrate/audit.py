@@ -102,6 +102,9 @@ class Relation:
     window_column: str | None  # set for a partitioned table
     why: str
     view_sql: str = ""  # a view: its compiled query (what reading it reads)
+    # a view: the window column of the tables under it its own window column passes through
+    # (meta.window_source_column, e.g. cortex_ga4_sessions.session_date is session_start_date)
+    source_column: str | None = None
 
 
 def _relation_key(text: str) -> str:
@@ -132,8 +135,14 @@ def project_relations(manifest: dict) -> dict[str, Relation]:
             why += ": " + description.split(". ")[0][:140]
         identifier = _relation_key(node["relation_name"]).split(".")[-1]
         view_sql = (node.get("compiled_code") or "") if config.get("materialized") == "view" else ""
+        source = (config.get("meta") or {}).get("window_source_column") or column
         relations[identifier] = Relation(
-            node["name"], unique_id, column.lower() if column else None, why, view_sql
+            node["name"],
+            unique_id,
+            column.lower() if column else None,
+            why,
+            view_sql,
+            source.lower() if source else None,
         )
     return relations
 
@@ -270,7 +279,8 @@ def table_reads(
     (flagged outside the window ±1 day or unbounded); any other, read whole. `partitioned`
     maps relation names to window columns, or identifiers to Relations (project_relations).
     A view is read through: its query's reads are listed, `via` the view; a filter on the
-    view's declared window column bounds the tables under it partitioned on that column."""
+    view's declared window column bounds the tables under it partitioned on that column (or on
+    the column it declares its window column passes through)."""
     relations = {
         key.split(".")[-1]: value if isinstance(value, Relation) else Relation(key, "", value, "")
         for key, value in partitioned.items()
@@ -303,7 +313,8 @@ def table_reads(
                 inner_reads = table_reads(relation.view_sql, dialect, relations, window, depth + 1)
                 for read in inner_reads:
                     under = relations.get(read.table.lower())
-                    if read.partitioned and under and under.window_column == relation.window_column:
+                    passed = relation.source_column or relation.window_column
+                    if read.partitioned and under and under.window_column == passed:
                         first = max(filter(None, (read.first, outer[0])), default=None)
                         last = min(filter(None, (read.last, outer[1])), default=None)
                         read = replace(

@@ -1,6 +1,8 @@
 {#- Data tests follow the window. On an incremental run (no --full-refresh, no
     `ga4_full_checks`), a data test of an incremental model reads only the rows of the
-    re-processed window, one day either side (the model's `meta.window_column`), so a nightly's
+    re-processed window, one day either side (the model's `meta.window_column`; a view whose
+    window column is a renamed column of the tables under it says which in
+    `meta.window_source_column`, for the nightly audit), so a nightly's
     tests cost what its window costs, not what the history costs. A full refresh, or
     `ga4_full_checks: true` (`truffle build --full-checks`), checks the whole history. The
     offline BigQuery proof renders the incremental form's tests with the window, as a nightly
@@ -28,6 +30,32 @@
     {%- set first = window.start - modules.datetime.timedelta(days=1 + days_before) -%}
     {%- set last = window.end + modules.datetime.timedelta(days=1 + days_after) -%}
     {{ return(column ~ ' >= ' ~ date_literal(first) ~ ' and ' ~ column ~ ' <= ' ~ date_literal(last)) }}
+{%- endmacro %}
+
+{#- Days before the checked window a session holding one of its events can have begun
+    (ga4_session_lag_days: looked up from the window's events), 0 on whole-history checks. -#}
+{% macro truffle_check_session_lag() -%}
+    {%- set events = ref('events') -%}
+    {{ return(ga4_session_lag_days(incremental=true, events=events) if truffle_checks_window() is not none else 0) }}
+{%- endmacro %}
+
+{#- Days after the checked window a conversion of one of its sessions can lie: a
+    conversion lies within its session's days, so up to the last end day of the sessions
+    that began in the window (looked up, window-bounded), never more than the session span;
+    0 on whole-history checks and offline. -#}
+{% macro truffle_check_conversion_days_after() -%}
+    {%- set sessions = ref('sessions') -%}
+    {%- set window = truffle_checks_window() -%}
+    {%- if window is none or window.end is none or not execute or var('ga4_render_offline', false) -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set lookup -%}
+        select max(session_end_date) from {{ sessions }}
+        where {{ truffle_check_window_predicate('session_start_date') }}
+    {%- endset -%}
+    {%- set last = run_query(lookup).rows[0][0] -%}
+    {%- set last = truffle_parse_date(last | string) if last else window.end -%}
+    {{ return([[(last - window.end).days, 0] | max, ga4_session_span_days()] | min) }}
 {%- endmacro %}
 
 {#- SQL for singular tests: the window predicate on `column`, or `otherwise` (whole history). -#}

@@ -113,6 +113,24 @@
     {{ return(var('ga4_session_max_span_days', 30) | int) }}
 {%- endmacro %}
 
+{#- How many whole days before its event a session of the window's events began (the
+    event's time minus its ga_session_id, looked up over the window's stored events, or
+    `events`), at most the span; 0 when nothing is looked up (offline). -#}
+{% macro ga4_session_lag_days(incremental=none, events=none) -%}
+    {%- if not execute or var('ga4_render_offline', false) -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set lag_lookup -%}
+        select max(floor(
+            (event_timestamp_micros / 1000000 - {{ truffle_safe_cast('ga_session_id', 'int') }}) / 86400
+        ))
+        from {{ events if events is not none else ref('int_events_recorded') }}
+        where {{ ga4_window_filter('event_date', incremental=incremental) }} and session_key is not null
+    {%- endset -%}
+    {%- set lag = run_query(lag_lookup).rows[0][0] -%}
+    {{ return([[(lag or 0) | int, 0] | max, ga4_session_span_days()] | min) }}
+{%- endmacro %}
+
 {#- SQL: the keys of the sessions touched by the window, given the stored sessions;
     `stored_from`: the first start day a touched stored session can have (the reach's). -#}
 {% macro ga4_touched_session_keys(stored_sessions, stored_from=none, incremental=none) -%}
@@ -141,17 +159,7 @@
     {%- set day = modules.datetime.timedelta(days=1) -%}
     {%- set reach = {'start': window.start - day, 'end': window.end, 'stored_from': window.start - day} -%}
     {%- if execute and not var('ga4_render_offline', false) -%}
-        {#- how many whole days before its event a session of the window began (the event's
-            time minus its ga_session_id), at most the span -#}
-        {%- set lag_lookup -%}
-            select max(floor(
-                (event_timestamp_micros / 1000000 - {{ truffle_safe_cast('ga_session_id', 'int') }}) / 86400
-            ))
-            from {{ ref('int_events_recorded') }}
-            where {{ ga4_window_filter('event_date', incremental=incremental) }} and session_key is not null
-        {%- endset -%}
-        {%- set lag = run_query(lag_lookup).rows[0][0] -%}
-        {%- set lag = [[(lag or 0) | int, 0] | max, ga4_session_span_days()] | min -%}
+        {%- set lag = ga4_session_lag_days(incremental) -%}
         {%- do reach.update({'stored_from': window.start - modules.datetime.timedelta(days=lag + 1)}) -%}
         {%- set lookup -%}
             select min(session_start_date), max(session_end_date)

@@ -1,3 +1,5 @@
+{{ config(meta={'window_column': 'activity_date', 'window_source_column': 'session_start_date'}) }}
+
 with
 
 members as (

@@ -1,3 +1,5 @@
+{{ config(meta={'window_column': 'session_date', 'window_source_column': 'session_start_date'}) }}
+
 with
 
 sessions as (

@@ -14,10 +14,11 @@ events as (
         and {{ truffle_check_scope('event_date') }}
 ),
 
--- a session holding a window event began at most the session span before the window
+-- a session holding a window event began as far before the window as the window's events
+-- say (their time minus their ga_session_id), at most the session span
 sessions as (
     select * from {{ ref('sessions') }}
-    where {{ truffle_check_scope('session_start_date', days_before=ga4_session_span_days()) }}
+    where {{ truffle_check_scope('session_start_date', days_before=truffle_check_session_lag()) }}
 ),
 
 orphans as (

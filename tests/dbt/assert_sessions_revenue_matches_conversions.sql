@@ -24,7 +24,8 @@ from_conversions as (
     from {{ ref('conversions') }}
     where
         session_key is not null
-        and {{ truffle_check_scope('conversion_date', days_after=ga4_session_span_days()) }}
+        -- up to the last day of the window's sessions
+        and {{ truffle_check_scope('conversion_date', days_after=truffle_check_conversion_days_after()) }}
         and session_key in (
             select kept_sessions.session_key from {{ ref('sessions') }} as kept_sessions
             where

@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='view', meta={'window_column': 'event_date'}) }}
 
 with
 
