@@ -32,11 +32,15 @@
     {{ return(column ~ ' >= ' ~ date_literal(first) ~ ' and ' ~ column ~ ' <= ' ~ date_literal(last)) }}
 {%- endmacro %}
 
-{#- Days before the checked window a session holding one of its events can have begun
-    (ga4_session_lag_days: looked up from the window's events), 0 on whole-history checks. -#}
+{#- Days before the checked window a session holding one of the run window's events can
+    have begun (ga4_session_lag_days over those events); 0 on whole-history checks. -#}
 {% macro truffle_check_session_lag() -%}
     {%- set events = ref('events') -%}
-    {{ return(ga4_session_lag_days(incremental=true, events=events) if truffle_checks_window() is not none else 0) }}
+    {%- set scope = truffle_check_window_predicate('event_date', -1, -1) -%}
+    {%- if scope is none -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {{ return(ga4_session_lag_days(incremental=true, events=events, scope=scope)) }}
 {%- endmacro %}
 
 {#- Days after the checked window a conversion of one of its sessions can lie: a

@@ -115,8 +115,8 @@
 
 {#- How many whole days before its event a session of the window's events began (the
     event's time minus its ga_session_id, looked up over the window's stored events, or
-    `events`), at most the span; 0 when nothing is looked up (offline). -#}
-{% macro ga4_session_lag_days(incremental=none, events=none) -%}
+    `events` where `scope`), at most the span; 0 when nothing is looked up (offline). -#}
+{% macro ga4_session_lag_days(incremental=none, events=none, scope=none) -%}
     {%- if not execute or var('ga4_render_offline', false) -%}
         {{ return(0) }}
     {%- endif -%}
@@ -125,7 +125,7 @@
             (event_timestamp_micros / 1000000 - {{ truffle_safe_cast('ga_session_id', 'int') }}) / 86400
         ))
         from {{ events if events is not none else ref('int_events_recorded') }}
-        where {{ ga4_window_filter('event_date', incremental=incremental) }} and session_key is not null
+        where {{ scope or ga4_window_filter('event_date', incremental=incremental) }} and session_key is not null
     {%- endset -%}
     {%- set lag = run_query(lag_lookup).rows[0][0] -%}
     {{ return([[(lag or 0) | int, 0] | max, ga4_session_span_days()] | min) }}

@@ -11,7 +11,9 @@ events as (
         session_key is not null
         -- the day after the cutoff: a session may have begun the day before its events
         and event_date > {{ ga4_retention_cutoff('user_activity') }}
-        and {{ truffle_check_scope('event_date') }}
+        -- the run's window itself (not the day either side: its sessions may have begun a day
+        -- earlier still, and the previous night checked it)
+        and {{ truffle_check_scope('event_date', days_before=-1, days_after=-1) }}
 ),
 
 -- a session holding a window event began as far before the window as the window's events
