@@ -102,9 +102,10 @@ class Relation:
     window_column: str | None  # set for a partitioned table
     why: str
     view_sql: str = ""  # a view: its compiled query (what reading it reads)
-    # a view: the window column of the tables under it its own window column passes through
-    # (meta.window_source_column, e.g. cortex_ga4_sessions.session_date is session_start_date)
-    source_column: str | None = None
+    # a view: the window columns of the tables under it its own window column passes through
+    # (meta.window_source_column, a column or a list: cortex_ga4_sessions.session_date is
+    # session_start_date; daily_kpis.kpi_date is event_date, session_start_date, conversion_date)
+    source_columns: tuple[str, ...] = ()
 
 
 def _relation_key(text: str) -> str:
@@ -121,8 +122,9 @@ def project_relations(manifest: dict) -> dict[str, Relation]:
         if not node.get("relation_name"):
             continue
         config = node.get("config") or {}
+        meta = config.get("meta") or {}
         partition = config.get("partition_by") or {}
-        column = (config.get("meta") or {}).get("window_column") or (
+        column = meta.get("window_column") or (
             partition.get("field") if isinstance(partition, dict) else None
         )
         description = " ".join((node.get("description") or "").split())
@@ -133,16 +135,22 @@ def project_relations(manifest: dict) -> dict[str, Relation]:
         )
         if description:
             why += ": " + description.split(". ")[0][:140]
+        if meta.get("read_whole_why") and not partition:
+            # a small table with a window column (its tests read the window) but no
+            # partitions: it is read whole, and says why that is bounded
+            why += " (read whole: " + str(meta["read_whole_why"]) + ")"
+            column = None
         identifier = _relation_key(node["relation_name"]).split(".")[-1]
         view_sql = (node.get("compiled_code") or "") if config.get("materialized") == "view" else ""
-        source = (config.get("meta") or {}).get("window_source_column") or column
+        source = meta.get("window_source_column") or column
+        sources = [source] if isinstance(source, str) else list(source or [])
         relations[identifier] = Relation(
             node["name"],
             unique_id,
             column.lower() if column else None,
             why,
             view_sql,
-            source.lower() if source else None,
+            tuple(name.lower() for name in sources),
         )
     return relations
 
@@ -313,8 +321,8 @@ def table_reads(
                 inner_reads = table_reads(relation.view_sql, dialect, relations, window, depth + 1)
                 for read in inner_reads:
                     under = relations.get(read.table.lower())
-                    passed = relation.source_column or relation.window_column
-                    if read.partitioned and under and under.window_column == passed:
+                    passed = relation.source_columns or (relation.window_column,)
+                    if read.partitioned and under and under.window_column in passed:
                         first = max(filter(None, (read.first, outer[0])), default=None)
                         last = min(filter(None, (read.last, outer[1])), default=None)
                         read = replace(

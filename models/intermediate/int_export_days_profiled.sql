@@ -1,17 +1,19 @@
 {{
     config(
         materialized='incremental',
-        meta={'window_column': 'event_date'},
-        incremental_strategy=truffle_incremental_strategy(),
-        unique_key=truffle_incremental_key('event_date'),
-        partition_by=truffle_partition_by('event_date'),
-        partitions=ga4_bigquery_partitions(),
-        partition_expiration_days=truffle_partition_expiration_days(),
+        meta={
+            'window_column': 'event_date',
+            'read_whole_why': 'one row per export day: the monitors compare a day with the days before it',
+        },
+        incremental_strategy=truffle_upsert_strategy(),
+        unique_key='event_date',
     )
 }}
 
 {#- Stored, one row per export day: a run profiles the days it re-processes, so the monitors
-    never re-aggregate the whole of staging. -#}
+    never re-aggregate the whole of staging. Not partitioned (on BigQuery a partition per
+    one-row day is pure overhead): the volume monitor reads the days before the window, and
+    this table is small enough to read whole (`meta.read_whole_why`, for the nightly audit). -#}
 
 with
 

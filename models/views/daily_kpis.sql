@@ -1,3 +1,23 @@
+{#- kpi_date is each source's own date: the events' event_date, the sessions'
+    session_start_date, the conversions' conversion_date (for the nightly audit) -#}
+{{ config(meta={
+    'window_column': 'kpi_date',
+    'window_source_column': ['event_date', 'session_start_date', 'conversion_date'],
+}) }}
+
+{#- each figure comes from one source; the others add 0 to it -#}
+{%- set sources = {
+    'daily_events': ['events', 'consent_denied_events'],
+    'daily_sessions': [
+        'users', 'new_users', 'active_users', 'sessions', 'engaged_sessions', 'converting_sessions',
+    ],
+    'daily_conversions': [
+        'conversions', 'purchases', 'revenue_usd', 'revenue_mxn', 'revenue_cop', 'conversions_with_unknown_currency',
+    ],
+} -%}
+{%- set figures = sources.values() | sum(start=[]) -%}
+{%- set money = ['revenue_usd', 'revenue_mxn', 'revenue_cop'] -%}
+
 with
 
 events as (
@@ -52,45 +72,64 @@ daily_conversions as (
     group by conversion_date
 ),
 
-kpi_dates as (
-    select kpi_date from daily_events
-    union distinct
-    select kpi_date from daily_sessions
-    union distinct
-    select kpi_date from daily_conversions
+-- one row per date and source: a filter on kpi_date passes through the union and each
+-- group-by key to the partition column of the table under it, so a window check reads the
+-- window's partitions only
+daily_figures as (
+    {%- for source, own in sources.items() %}
+        select
+            {%- for figure in figures %}
+                {{ figure if figure in own else '0' }} as {{ figure }},
+            {%- endfor %}
+            kpi_date
+        from {{ source }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+),
+
+-- one row per date: each figure is its one source's (money summed as is, counts back to
+-- the integer type sum widens)
+daily_totals as (
+    select
+        {%- for figure in figures %}
+            {%- if figure in money %}
+                coalesce(sum({{ figure }}), 0) as {{ figure }},
+            {%- else %}
+                cast(sum({{ figure }}) as {{ truffle_type('int') }}) as {{ figure }},
+            {%- endif %}
+        {%- endfor %}
+        kpi_date
+    from daily_figures
+    group by kpi_date
 ),
 
 final as (
     select
-        kpi_dates.kpi_date,
-        coalesce(daily_sessions.users, 0) as users,
-        coalesce(daily_sessions.new_users, 0) as new_users,
-        coalesce(daily_sessions.active_users, 0) as active_users,
-        coalesce(daily_sessions.sessions, 0) as sessions,
-        coalesce(daily_sessions.engaged_sessions, 0) as engaged_sessions,
-        coalesce(daily_events.events, 0) as events,
-        coalesce(daily_conversions.conversions, 0) as conversions,
-        coalesce(daily_conversions.purchases, 0) as purchases,
+        kpi_date,
+        users,
+        new_users,
+        active_users,
+        sessions,
+        engaged_sessions,
+        events,
+        conversions,
+        purchases,
         case
-            when coalesce(daily_sessions.sessions, 0) = 0 then null
-            else daily_sessions.converting_sessions / cast(daily_sessions.sessions as {{ truffle_type('float') }})
+            when sessions = 0 then null
+            else converting_sessions / cast(sessions as {{ truffle_type('float') }})
         end as session_conversion_rate,
-        coalesce(daily_conversions.revenue_usd, 0) as revenue_usd,
-        coalesce(daily_conversions.revenue_mxn, 0) as revenue_mxn,
-        coalesce(daily_conversions.revenue_cop, 0) as revenue_cop,
-        coalesce(daily_conversions.conversions_with_unknown_currency, 0) as conversions_with_unknown_currency,
-        coalesce(daily_events.consent_denied_events, 0) as consent_denied_events,
+        revenue_usd,
+        revenue_mxn,
+        revenue_cop,
+        conversions_with_unknown_currency,
+        consent_denied_events,
         case
-            when coalesce(daily_events.events, 0) = 0 then null
-            else daily_events.consent_denied_events / cast(daily_events.events as {{ truffle_type('float') }})
+            when events = 0 then null
+            else consent_denied_events / cast(events as {{ truffle_type('float') }})
         end as consent_denied_event_share
-    from kpi_dates
-    left join daily_events
-        on kpi_dates.kpi_date = daily_events.kpi_date
-    left join daily_sessions
-        on kpi_dates.kpi_date = daily_sessions.kpi_date
-    left join daily_conversions
-        on kpi_dates.kpi_date = daily_conversions.kpi_date
+    from daily_totals
 )
 
 select * from final
