@@ -20,33 +20,27 @@
         {%- do log(name ~ ': ' ~ step ~ ' skipped (destructive steps are off for this run)', info=true) -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set every = truffle_every_partition_filter(date_column) -%}
     {%- set counted = run_query('select count(*) from ' ~ relation ~ ' where ' ~ predicate) -%}
     {%- set removed = counted.rows[0][0] | int -%}
     {%- if removed == 0 -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set recent_days = var('ga4_delete_guard_recent_days', 30) | int -%}
+    {%- set kept = truffle_table_profile(relation, date_column) -%}
+    {%- set newest = kept[0] -%}
+    {%- set recent_from = date_literal(truffle_parse_date((newest | string)[:10]) - modules.datetime.timedelta(days=recent_days)) if newest else none -%}
     {%- set profile -%}
         with doomed as (
             select {{ date_column }} as day from {{ relation }} where {{ predicate }}
-        ),
-        kept as (
-            select max({{ date_column }}) as newest, count(*) as total_rows
-            from {{ relation }}
-            {%- if every %}
-            where {{ every }}
-            {%- endif %}
         )
         select
-            kept.newest,
-            kept.total_rows,
-            (select count(*) from doomed where doomed.day > {{ dbt.dateadd('day', -recent_days, 'kept.newest') }}) as recent_rows,
-            (select min(doomed.day) from doomed) as first_day,
-            (select max(doomed.day) from doomed) as last_day
-        from kept
+            {{ 'count(case when day > ' ~ recent_from ~ ' then 1 end)' if recent_from else '0' }} as recent_rows,
+            min(day) as first_day,
+            max(day) as last_day
+        from doomed
     {%- endset -%}
-    {%- set row = run_query(profile).rows[0] -%}
+    {%- set found = run_query(profile).rows[0] -%}
+    {%- set row = [newest, kept[1], found[0], found[1], found[2]] -%}
     {%- set total = row[1] | int -%}
     {%- set recent = row[2] | int -%}
     {%- set share = removed / total if total else 1 -%}
@@ -78,4 +72,29 @@
     {%- do log('TRUFFLE_DELETES ' ~ tojson(report), info=false) -%}
     {%- do log(name ~ ': ' ~ step ~ ' removes ' ~ removed ~ ' of ' ~ total ~ ' rows (' ~ row[3] ~ ' to ' ~ row[4] ~ '; ' ~ detail ~ ')', info=true) -%}
     {{ return(true) }}
+{%- endmacro %}
+
+
+{#- The table's newest day in `date_column` and its row count, for the delete guard: on
+    BigQuery from the table's partition metadata (INFORMATION_SCHEMA.PARTITIONS: no table
+    data is read, so a guard costs the same at any history), elsewhere by a query. -#}
+{% macro truffle_table_profile(relation, date_column) -%}
+    {{ return(adapter.dispatch('truffle_table_profile', 'random_truffle')(relation, date_column)) }}
+{%- endmacro %}
+
+{% macro default__truffle_table_profile(relation, date_column) -%}
+    {%- set row = run_query('select max(' ~ date_column ~ '), count(*) from ' ~ relation).rows[0] -%}
+    {{ return([row[0], row[1] | int]) }}
+{%- endmacro %}
+
+{% macro bigquery__truffle_table_profile(relation, date_column) -%}
+    {%- set query -%}
+        select
+            max(case when total_rows > 0 then safe.parse_date('%Y%m%d', partition_id) end),
+            coalesce(sum(total_rows), 0)
+        from `{{ relation.database }}`.`{{ relation.schema }}`.INFORMATION_SCHEMA.PARTITIONS
+        where table_name = {{ truffle_string_literal(relation.identifier) }}
+    {%- endset -%}
+    {%- set row = run_query(query).rows[0] -%}
+    {{ return([row[0], row[1] | int]) }}
 {%- endmacro %}

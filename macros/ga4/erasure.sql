@@ -67,6 +67,27 @@
 {%- endmacro %}
 
 
+{#- How many user ids the erasure requests name that `erased` (int_erased_identities) does
+    not hold yet: only then does it look for their devices in every day's logins. 0 when
+    rendering offline without a warehouse. -#}
+{% macro ga4_new_erasure_requests(erased) -%}
+    {%- if not execute or var('ga4_render_incremental', false) -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set requests = var('erasure_requests_relation', none) or ref('erasure_requests') -%}
+    {%- set query -%}
+        select count(*) from {{ requests }} as requests
+        where
+            requests.user_id is not null
+            and cast(requests.user_id as {{ truffle_type('string') }}) != ''
+            and cast(requests.user_id as {{ truffle_type('string') }}) not in (
+                select erased.erased_identity from {{ erased }} as erased
+            )
+    {%- endset -%}
+    {{ return(run_query(query).rows[0][0] | int) }}
+{%- endmacro %}
+
+
 {#- Whether any identity is erased at all (a small table): a window-bounded erasure of a
     table that cannot filter at write runs only then. -#}
 {% macro ga4_has_erasures(erased) -%}

@@ -30,3 +30,39 @@
     {%- endfor -%}
     {{ selected | join(',\n        ') }}
 {%- endmacro %}
+
+
+{#- How int_device_users_paired is written this run: `update` (the stored pairs first seen
+    before the window, plus every login from the window's first day on, up to `through`: the
+    window's last day, or the newest day a stored pair was seen logged in when a backfill
+    re-processes older days) or `rebuild` (from every stored login: a full build, a first
+    run, a changed table). -#}
+{% macro ga4_device_pairs_plan(columns) -%}
+    {%- set nightly = ga4_window(incremental=true) -%}
+    {%- set rebuild = {'mode': 'rebuild'} -%}
+    {%- if nightly.start is none or nightly.end is none -%}
+        {{ return(rebuild) }}
+    {%- endif -%}
+    {%- set update = {'mode': 'update', 'start': nightly.start, 'through': nightly.end} -%}
+    {%- if var('ga4_render_incremental', false) -%}
+        {#- the offline proof: the update form, as a nightly renders it -#}
+        {{ return(update) }}
+    {%- endif -%}
+    {%- if not execute or var('ga4_render_offline', false) or flags.FULL_REFRESH or model.resource_type == 'unit_test' -%}
+        {{ return(rebuild) }}
+    {%- endif -%}
+    {%- set stored = load_relation(this) -%}
+    {%- if stored is none -%}
+        {{ return(rebuild) }}
+    {%- endif -%}
+    {%- set stored_columns = adapter.get_columns_in_relation(stored) | map(attribute='name') | map('lower') | list -%}
+    {%- if stored_columns != columns -%}
+        {{ return(rebuild) }}
+    {%- endif -%}
+    {%- set newest = run_query('select max(last_login_date) from ' ~ stored).rows[0][0] -%}
+    {%- set newest = truffle_parse_date((newest | string)[:10]) if newest else none -%}
+    {%- if newest and newest > nightly.end -%}
+        {%- do update.update({'through': newest}) -%}
+    {%- endif -%}
+    {{ return(update) }}
+{%- endmacro %}

@@ -20,6 +20,7 @@
 
 {#- The stored conversions: the conversions mart (a view) adds the identity resolved at
     read. -#}
+{%- set reach = ga4_session_reach(ref('int_sessions_aggregated')) if ga4_is_incremental() else none %}
 
 with
 
@@ -32,8 +33,13 @@ conversion_definitions as (
     select * from {{ ref('conversion_events') }}
 ),
 
+-- the sessions the window's conversions happened in began within the session reach (the
+-- window, widened to the stored sessions its events touch); a full build reads them all
 sessions as (
     select * from {{ ref('int_sessions_aggregated') }}
+    {%- if reach %}
+    where {{ ga4_reach_filter(reach, 'session_start_date') }}
+    {%- endif %}
 ),
 
 currency_rates as (

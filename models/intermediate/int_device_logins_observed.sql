@@ -11,8 +11,9 @@
 }}
 
 {#- Stored, one row per day, device and login: each run replaces the days it re-processes, so
-    the device map (int_devices_stitched) is rebuilt from this small table and never from the
-    whole of staging, and a login that disappears from a rewritten export day leaves no trace.
+    the device / login pairs (int_device_users_paired, from which the device map is ranked)
+    are updated from the window's days of this small table and never from the whole of
+    staging, and a login that disappears from a rewritten export day leaves no trace.
     Erased identities are removed by int_erased_identities' post-hook. -#}
 
 with

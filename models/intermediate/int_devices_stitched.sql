@@ -1,38 +1,12 @@
 {{ config(materialized='table') }}
 
-{#- Rebuilt every run from the stored per-day logins (small: logged-in devices only), never
-    from the whole of staging. -#}
+{#- Rebuilt every run from the device / login pairs (small: logged-in devices only, erased
+    identities already gone), never from the per-day logins or staging. -#}
 
 with
 
-device_logins as (
-    select * from {{ ref('int_device_logins_observed') }}
-),
-
-erased_identities as (
-    select * from {{ ref('int_erased_identities') }}
-),
-
--- an erased user's devices are stitched to nobody
-kept_logins as (
-    select
-        user_pseudo_id,
-        user_id,
-        first_login_at
-    from device_logins
-    where
-        user_id not in (select erased_identities.erased_identity from erased_identities)
-        and user_pseudo_id not in (select erased_identities.erased_identity from erased_identities)
-),
-
--- each user's first login on each device, whatever the day
 device_users as (
-    select
-        user_pseudo_id,
-        user_id,
-        min(first_login_at) as first_login_at
-    from kept_logins
-    group by user_pseudo_id, user_id
+    select * from {{ ref('int_device_users_paired') }}
 ),
 
 -- a device belongs to the first user seen logged in on it (a shared device keeps its first

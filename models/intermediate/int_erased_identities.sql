@@ -34,12 +34,17 @@ requests as (
     {%- endif %}
 ),
 
--- every login seen, per day and device (small: logged-in devices only, not all of staging)
+-- the logins seen, per day and device (logged-in devices only, not all of staging): the
+-- window's on a nightly (a known request's older devices are already stored), every day's
+-- on a full build and on the night a request names a user id not erased yet
 device_logins as (
     select
         user_id,
         user_pseudo_id
     from {{ ref('int_device_logins_observed') }}
+    {%- if is_incremental() and not ga4_new_erasure_requests(this) %}
+    where {{ ga4_window_filter('event_date') }}
+    {%- endif %}
 ),
 
 -- the identities named in the requests

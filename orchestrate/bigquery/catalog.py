@@ -410,6 +410,21 @@ INFORMATION_SCHEMA_TABLES_COLUMNS: dict[str, str] = {
 }
 
 
+# A dataset's INFORMATION_SCHEMA.PARTITIONS view (the columns the delete guard reads for a
+# table's newest day and row count, instead of reading the table), as BigQuery documents it.
+INFORMATION_SCHEMA_PARTITIONS_COLUMNS: dict[str, str] = {
+    "table_catalog": "STRING",
+    "table_schema": "STRING",
+    "table_name": "STRING",
+    "partition_id": "STRING",
+    "total_rows": "INT64",
+    "total_logical_bytes": "INT64",
+    "total_billable_bytes": "INT64",
+    "last_modified_time": "TIMESTAMP",
+    "storage_tier": "STRING",
+}
+
+
 def ga4_export_schema(*, newer_columns: bool = True) -> TableSchema:
     """The `events_*` wildcard table: the export columns plus the `_TABLE_SUFFIX` pseudo-column."""
     return TableSchema.from_type_texts(
@@ -467,7 +482,8 @@ def base_catalog(
     manifest: Mapping[str, Any], project_dir: Path, *, newer_columns: bool = True
 ) -> BigQueryCatalog:
     """The export (every source of the project is the GA4 export's `events_*`, and its
-    dataset's INFORMATION_SCHEMA.TABLES) and the seeds."""
+    dataset's INFORMATION_SCHEMA.TABLES), the seeds, and the models' datasets'
+    INFORMATION_SCHEMA.PARTITIONS."""
     catalog = BigQueryCatalog()
     for relation in source_relations(manifest).values():
         catalog.add(relation, ga4_export_schema(newer_columns=newer_columns))
@@ -479,6 +495,11 @@ def base_catalog(
     for node in manifest["nodes"].values():
         if node["resource_type"] == "seed" and node.get("relation_name"):
             catalog.add(node["relation_name"], seed_schema(project_dir, node))
+        if node["resource_type"] == "model" and node.get("relation_name"):
+            catalog.add(
+                (*relation_path(node["relation_name"])[:-1], "INFORMATION_SCHEMA", "PARTITIONS"),
+                TableSchema.from_type_texts(INFORMATION_SCHEMA_PARTITIONS_COLUMNS),
+            )
     return catalog
 
 

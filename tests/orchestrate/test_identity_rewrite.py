@@ -4,7 +4,11 @@ in partitions it does not re-process, and equals a full build of the rewritten e
 
 The data: a generated export in which one device, anonymous on every early day, logs in on
 the last two days, so a full build stitches its early (out-of-window) events to that login.
-Then both days are rewritten without the login."""
+Then both days are rewritten without the login.
+
+A backfill of an old day is held to the same: a device first logged in on the first day and
+again on a later one; the first day is rewritten without that login and backfilled alone, so
+the device's first login moves to the later day, which the backfill does not re-process."""
 
 from __future__ import annotations
 
@@ -52,10 +56,12 @@ def pick_device(export: Path) -> str:
         ).fetchall()[0][0]
 
 
-def rewrite_days(export: Path, device: str, user_id: str | None) -> None:
-    """Rewrite both days, the device's events carrying `user_id` (None: anonymous)."""
+def rewrite_days(
+    export: Path, device: str, user_id: str | None, days: tuple[dt.date, ...] = REWRITTEN
+) -> None:
+    """Rewrite the days, the device's events carrying `user_id` (None: anonymous)."""
     with duckdb.connect() as connection:
-        for day in REWRITTEN:
+        for day in days:
             path = day_file(export, day)
             connection.execute(
                 "copy (select * replace (case when user_pseudo_id = $device then $user_id "
@@ -139,3 +145,65 @@ def test_a_removed_login_leaves_no_trace_after_the_nightly(rewritten: dict) -> N
 def test_the_nightly_equals_a_full_build_of_the_rewritten_export(rewritten: dict) -> None:
     assert rewritten["nightly"].exit_code == 0, rewritten["nightly"].output
     assert checksums(rewritten["warehouse"].path) == checksums(rewritten["reference"].path)
+
+
+FIRST_DAY = END - dt.timedelta(days=CONFIG.days - 1)
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("identity_backfill")
+    export = root / "export"
+    generate_export(export, CONFIG)
+    device = pick_device(export)  # seen on the first day and on both of REWRITTEN
+    rewrite_days(export, device, LOGIN, days=(FIRST_DAY, REWRITTEN[0]))
+    variables = {"ga4_property_time_zone": CONFIG.time_zone, "ga4_run_date": END.isoformat()}
+    warehouse = make_warehouse(root / "backfill", export, variables)
+    first_login_before = warehouse.scalar(
+        "select first_login_date from int_device_users_paired where user_pseudo_id = ?", [device]
+    )
+    rewritten_export = root / "rewritten_export"
+    shutil.copytree(export, rewritten_export)
+    rewrite_days(rewritten_export, device, None, days=(FIRST_DAY,))
+    variables_rewritten = {**variables, "ga4_export_path": str(rewritten_export)}
+    result = runner.invoke(
+        app,
+        [
+            "--vars",
+            json.dumps(variables_rewritten),
+            "backfill",
+            "--start",
+            str(FIRST_DAY),
+            "--end",
+            str(FIRST_DAY),
+        ],
+        env={"TRUFFLE_DUCKDB_PATH": str(warehouse.path)},
+    )
+    reference = make_warehouse(root / "full", rewritten_export, variables)
+    return {
+        "device": device,
+        "first_login_before": first_login_before,
+        "backfill": result,
+        "warehouse": warehouse,
+        "reference": reference,
+    }
+
+
+def test_a_backfill_that_removes_a_first_login_moves_it_to_the_next(backfilled: dict) -> None:
+    """The pair's first login was on the backfilled day; after the backfill it is the later
+    login the backfill did not re-process (the pairs are read up to the newest login day),
+    and the device map, marts and views equal a full build of the rewritten export."""
+    assert backfilled["first_login_before"] == FIRST_DAY
+    assert backfilled["backfill"].exit_code == 0, backfilled["backfill"].output
+    warehouse = backfilled["warehouse"]
+    assert (
+        warehouse.scalar(
+            "select first_login_date from int_device_users_paired where user_pseudo_id = ?",
+            [backfilled["device"]],
+        )
+        == REWRITTEN[0]
+    )
+    tables = ("int_device_users_paired", "int_devices_stitched", *MART_TABLES, *VIEWS)
+    ours = {table: table_checksum(warehouse.path, table) for table in tables}
+    full = {table: table_checksum(backfilled["reference"].path, table) for table in tables}
+    assert ours == full
