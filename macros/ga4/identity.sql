@@ -48,15 +48,8 @@
         {#- the offline proof: the update form, as a nightly renders it -#}
         {{ return(update) }}
     {%- endif -%}
-    {%- if not execute or var('ga4_render_offline', false) or flags.FULL_REFRESH or model.resource_type == 'unit_test' -%}
-        {{ return(rebuild) }}
-    {%- endif -%}
-    {%- set stored = load_relation(this) -%}
+    {%- set stored = truffle_updatable_relation(columns) -%}
     {%- if stored is none -%}
-        {{ return(rebuild) }}
-    {%- endif -%}
-    {%- set stored_columns = adapter.get_columns_in_relation(stored) | map(attribute='name') | map('lower') | list -%}
-    {%- if stored_columns != columns -%}
         {{ return(rebuild) }}
     {%- endif -%}
     {%- set newest = run_query('select max(last_login_date) from ' ~ stored).rows[0][0] -%}

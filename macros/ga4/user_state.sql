@@ -150,15 +150,8 @@
         {#- the offline proof: the update form, as a nightly renders it -#}
         {{ return({'mode': 'update', 'start': nightly.start, 'end': nightly.end, 'settled_before': settled_before}) }}
     {%- endif -%}
-    {%- if not execute or var('ga4_render_offline', false) or flags.FULL_REFRESH -%}
-        {{ return(rebuild) }}
-    {%- endif -%}
-    {%- set stored = load_relation(this) -%}
+    {%- set stored = truffle_updatable_relation(['user_state_key', 'settled_before'] + state_columns) -%}
     {%- if stored is none -%}
-        {{ return(rebuild) }}
-    {%- endif -%}
-    {%- set stored_columns = adapter.get_columns_in_relation(stored) | map(attribute='name') | map('lower') | list -%}
-    {%- if stored_columns != ['user_state_key', 'settled_before'] + state_columns -%}
         {{ return(rebuild) }}
     {%- endif -%}
     {%- set reach = ga4_session_reach(ref('int_sessions_aggregated'), incremental=true) -%}

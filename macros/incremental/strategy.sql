@@ -130,3 +130,20 @@
     {%- set first = stored_from or window.start - modules.datetime.timedelta(days=ga4_session_span_days()) -%}
     {{ return(["DBT_INTERNAL_DEST.session_start_date between " ~ date_literal(first) ~ " and " ~ date_literal(window.end)]) }}
 {%- endmacro %}
+
+
+{#- The stored table a `table` model that updates itself from its last state can read
+    (int_users_aggregated, int_device_users_paired): this model's relation, when the run
+    executes against a warehouse, is no full refresh or unit test, and the stored table has
+    exactly `columns` (lower case, in order); none when the model must be rebuilt. -#}
+{% macro truffle_updatable_relation(columns) -%}
+    {%- if not execute or var('ga4_render_offline', false) or flags.FULL_REFRESH or model.resource_type == 'unit_test' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set stored = load_relation(this) -%}
+    {%- if stored is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set stored_columns = adapter.get_columns_in_relation(stored) | map(attribute='name') | map('lower') | list -%}
+    {{ return(stored if stored_columns == columns else none) }}
+{%- endmacro %}
