@@ -19,11 +19,18 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from orchestrate.cli import app
 from orchestrate.demo_data import GeneratorConfig, generate_export
-from tests.orchestrate.conftest import MART_TABLES, VIEWS, make_warehouse, table_checksum
+from tests.orchestrate.conftest import (
+    MART_TABLES,
+    VIEWS,
+    Warehouse,
+    make_warehouse,
+    table_checksum,
+)
 
 runner = CliRunner()
 END = dt.date(2026, 1, 31)
@@ -77,6 +84,16 @@ def rewrite_days(
             Path(str(path) + ".new").replace(path)
 
 
+def run_on_export(warehouse: Warehouse, export: Path, variables: dict, *command: str) -> Result:
+    """`truffle <command>` on the warehouse, reading `export` in place of the one it was
+    built from."""
+    return runner.invoke(
+        app,
+        ["--vars", json.dumps({**variables, "ga4_export_path": str(export)}), *command],
+        env={"TRUFFLE_DUCKDB_PATH": str(warehouse.path)},
+    )
+
+
 def checksums(path: Path) -> dict[str, tuple[int, str]]:
     return {table: table_checksum(path, table) for table in (*MART_TABLES, *VIEWS)}
 
@@ -98,12 +115,8 @@ def rewritten(tmp_path_factory: pytest.TempPathFactory) -> dict:
     rewritten_export = root / "rewritten_export"
     shutil.copytree(export, rewritten_export)
     rewrite_days(rewritten_export, device, None)
-    # the nightly reads the rewritten export in place of the old one
-    variables_rewritten = {**variables, "ga4_export_path": str(rewritten_export)}
-    result = runner.invoke(
-        app,
-        ["--vars", json.dumps(variables_rewritten), "nightly", "--run-date", str(END)],
-        env={"TRUFFLE_DUCKDB_PATH": str(warehouse.path)},
+    result = run_on_export(
+        warehouse, rewritten_export, variables, "nightly", "--run-date", str(END)
     )
     reference = make_warehouse(root / "full", rewritten_export, variables)
     return {
@@ -165,19 +178,15 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory) -> dict:
     rewritten_export = root / "rewritten_export"
     shutil.copytree(export, rewritten_export)
     rewrite_days(rewritten_export, device, None, days=(FIRST_DAY,))
-    variables_rewritten = {**variables, "ga4_export_path": str(rewritten_export)}
-    result = runner.invoke(
-        app,
-        [
-            "--vars",
-            json.dumps(variables_rewritten),
-            "backfill",
-            "--start",
-            str(FIRST_DAY),
-            "--end",
-            str(FIRST_DAY),
-        ],
-        env={"TRUFFLE_DUCKDB_PATH": str(warehouse.path)},
+    result = run_on_export(
+        warehouse,
+        rewritten_export,
+        variables,
+        "backfill",
+        "--start",
+        str(FIRST_DAY),
+        "--end",
+        str(FIRST_DAY),
     )
     reference = make_warehouse(root / "full", rewritten_export, variables)
     return {
