@@ -28,7 +28,7 @@ import re
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlglot
 from sqlglot import exp
@@ -38,6 +38,15 @@ from orchestrate.settings import Settings
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 _NO_ROWS = re.compile(r"\bwhere\s+false\b[^;]*\blimit\s+0\s*;?\s*$", re.I)
 DIALECTS = {"duckdb": "duckdb", "bigquery": "bigquery"}
+# What BigQuery's offline capture assumes of the warehouse a nightly starts from (its lookups'
+# answers: orchestrate.bigquery.capture). DuckDB's audit runs the real nightly instead.
+Night = Literal["ordinary", "every path"]
+NIGHTS: dict[str, str] = {
+    "ordinary": "an ordinary night: 300 days of history (younger than the shortest retention), "
+    "no new erasure request",
+    "every path": "every path: a new erasure request, rows past a retention cutoff, the "
+    "users' state rebuilt (every count a lookup returns is 1)",
+}
 # what a statement is, as listed (the BigQuery capture's kinds; DuckDB's delete+insert counts
 # as the incremental model's write, "merge")
 WRITE_KINDS = ("model", "temp table", "merge", "hook", "test", "unit test", "seed")
@@ -507,10 +516,14 @@ def duckdb_nightly(
 
 
 def bigquery_nightly(
-    settings: Settings, variables: dict[str, object], window: tuple[dt.date, dt.date]
+    settings: Settings,
+    variables: dict[str, object],
+    window: tuple[dt.date, dt.date],
+    night: Night = "ordinary",
 ) -> dict[str, object]:
     """The nightly's statements from the offline capture (rendered, analyzed, then a captured
-    `dbt build` of a built warehouse); dry-run bytes when a BigQuery account is usable."""
+    `dbt build` of a built warehouse, its lookups answered as `night` says); dry-run bytes
+    when a BigQuery account is usable."""
     import os
 
     from orchestrate.bigquery.analyzer import analyze_statements
@@ -554,6 +567,7 @@ def bigquery_nightly(
             relations=build_relations(manifest),
             project=project,
             dataset=dataset,
+            night=night,
         )
     except RenderError as error:
         raise CliError(f"the BigQuery capture failed: {error}", exit_code=1) from None
@@ -572,6 +586,7 @@ def bigquery_nightly(
     )
     return {
         "engine": "bigquery",
+        "night": NIGHTS[night],
         "measured": "dry-run bytes per statement"
         if client is not None
         else f"no BigQuery account ({no_account}): statements and ranges only, no bytes",
@@ -594,9 +609,15 @@ def _bigquery_client(settings: Settings) -> tuple[Any, str]:
 
 
 def nightly_audit(
-    settings: Settings, run_date: dt.date | None = None, *, catch_up: bool = True
+    settings: Settings,
+    run_date: dt.date | None = None,
+    *,
+    catch_up: bool = True,
+    night: Night = "ordinary",
 ) -> dict[str, object]:
-    """The audit of the next nightly: its window, and every statement with its reads."""
+    """The audit of the next nightly: its window, and every statement with its reads.
+    `night`: what BigQuery's offline capture assumes of the warehouse (DuckDB runs the real
+    nightly on a copy of the warehouse)."""
     from orchestrate.engines import target_type
 
     if target_type(settings) == "bigquery":
@@ -606,7 +627,7 @@ def nightly_audit(
         run_date = resolve_run_date(settings, run_date)
         start = run_date - dt.timedelta(days=lookback_days(settings))
         variables: dict[str, object] = {**settings.vars, "ga4_run_date": run_date.isoformat()}
-        result = bigquery_nightly(settings, variables, (start, run_date))
+        result = bigquery_nightly(settings, variables, (start, run_date), night)
     else:
         from orchestrate.nightly import lookback_days, plan
         from orchestrate.run_dates import pinned_vars
@@ -681,7 +702,10 @@ def print_audit(audit: dict) -> None:
     from orchestrate.cost import MIB
 
     window = audit["window"]
-    table = Table(title=f"next nightly: {window['start']} to {window['end']} (±1 day allowed)")
+    night = f"; {audit['night']}" if audit.get("night") else ""
+    table = Table(
+        title=f"next nightly: {window['start']} to {window['end']} (±1 day allowed){night}"
+    )
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("statement", max_width=50, overflow="ellipsis", no_wrap=True)
     for column in ("kind", "table read", "days read", "MiB", "flag"):

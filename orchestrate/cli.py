@@ -494,6 +494,15 @@ def cost(
             "--markdown", help="With --nightly: the README's table of what a nightly reads."
         ),
     ] = False,
+    every_path: Annotated[
+        bool,
+        typer.Option(
+            "--every-path",
+            help="With --nightly on BigQuery: capture a night on which every path runs (a new "
+            "erasure request, rows past a retention cutoff, the users' state rebuilt) instead "
+            "of an ordinary night.",
+        ),
+    ] = False,
     json_output: JsonOutput = False,
 ) -> None:
     """What each selected model and analysis (and --sql file) would read, sorted, marked
@@ -512,7 +521,9 @@ def cost(
             from orchestrate.audit import markdown as audit_markdown
             from orchestrate.audit import nightly_audit, print_audit
 
-            audit = nightly_audit(state.settings, day)
+            audit = nightly_audit(
+                state.settings, day, night="every path" if every_path else "ordinary"
+            )
             if json_output:
                 print(json.dumps(audit, indent=2))
             elif markdown:

@@ -20,7 +20,7 @@
         {%- do log(name ~ ': ' ~ step ~ ' skipped (destructive steps are off for this run)', info=true) -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set counted = run_query('select count(*) from ' ~ relation ~ ' where ' ~ predicate) -%}
+    {%- set counted = run_query(truffle_lookup_name(step ~ ' count') ~ ' select count(*) from ' ~ relation ~ ' where ' ~ predicate) -%}
     {%- set removed = counted.rows[0][0] | int -%}
     {%- if removed == 0 -%}
         {{ return(false) }}
@@ -97,4 +97,33 @@
     {%- endset -%}
     {%- set row = run_query(query).rows[0] -%}
     {{ return([row[0], row[1] | int]) }}
+{%- endmacro %}
+
+
+{#- Whether any of `days` (Python dates) of the date-partitioned `relation` holds a row: on
+    BigQuery from INFORMATION_SCHEMA.PARTITIONS (no table data read); elsewhere true (no
+    partition metadata: the delete guard's count decides). -#}
+{% macro truffle_days_hold_rows(relation, days) -%}
+    {{ return(adapter.dispatch('truffle_days_hold_rows', 'random_truffle')(relation, days)) }}
+{%- endmacro %}
+
+{% macro default__truffle_days_hold_rows(relation, days) -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro bigquery__truffle_days_hold_rows(relation, days) -%}
+    {%- set partition_ids = [] -%}
+    {%- for day in days -%}
+        {%- do partition_ids.append(truffle_string_literal(day.strftime('%Y%m%d'))) -%}
+    {%- endfor -%}
+    {%- set query -%}
+        {{ truffle_lookup_name('retention partitions') }}
+        select count(*)
+        from `{{ relation.database }}`.`{{ relation.schema }}`.INFORMATION_SCHEMA.PARTITIONS
+        where
+            table_name = {{ truffle_string_literal(relation.identifier) }}
+            and partition_id in ({{ partition_ids | join(', ') }})
+            and total_rows > 0
+    {%- endset -%}
+    {{ return((run_query(query).rows[0][0] | int) > 0) }}
 {%- endmacro %}

@@ -57,6 +57,7 @@
         {{ return(0) }}
     {%- endif -%}
     {%- set query -%}
+        {{ truffle_lookup_name('pending erasures') }}
         select count(*) from {{ erased }} as erased
         where erased.erased_identity not in (
             select applied.erased_identity from {{ ledger }} as applied
@@ -76,6 +77,7 @@
     {%- endif -%}
     {%- set requests = var('erasure_requests_relation', none) or ref('erasure_requests') -%}
     {%- set query -%}
+        {{ truffle_lookup_name('new erasure requests') }}
         select count(*) from {{ requests }} as requests
         where
             requests.user_id is not null

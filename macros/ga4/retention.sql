@@ -115,7 +115,9 @@
 {%- endmacro %}
 
 {#- SQL: the rows of this model's table (`this`) retention removes as of `as_of`, bounded as
-    ga4_apply_retention says; none when no day can have crossed a cutoff since the last run. -#}
+    ga4_apply_retention says; none when no day can have crossed a cutoff since the last run,
+    or when the days that did hold no rows (BigQuery's partition metadata says so without
+    reading them: a warehouse younger than its retention reads no table data for it). -#}
 {% macro ga4_retention_predicate(category_column, date_column, as_of) -%}
     {#- a constant category (sessions, conversions) expires on its own cutoff only -#}
     {%- set constant = category_column.strip("'") if category_column.startswith("'") else none -%}
@@ -141,7 +143,7 @@
     {%- if near or days | length > 400 -%}
         {{ return(date_column ~ ' >= ' ~ date_literal((([written_from] if near else []) + days[:1]) | min) ~ ' and ' ~ unbounded) }}
     {%- endif -%}
-    {%- if not days -%}
+    {%- if not days or not truffle_days_hold_rows(this, days) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set listed = [] -%}

@@ -156,6 +156,7 @@
     {%- endif -%}
     {%- set reach = ga4_session_reach(ref('int_sessions_aggregated'), incremental=true) -%}
     {%- set lookup -%}
+        {{ truffle_lookup_name('users state') }}
         select
             max(settled_before),
             min(first_seen_date),

@@ -147,3 +147,12 @@
     {%- set stored_columns = adapter.get_columns_in_relation(stored) | map(attribute='name') | map('lower') | list -%}
     {{ return(stored if stored_columns == columns else none) }}
 {%- endmacro %}
+
+
+{#- A comment naming a lookup a macro sends to decide what a run does (how many erasure
+    requests are new, how many rows a delete would remove, the users' stored state). The
+    offline capture (orchestrate/bigquery/capture.py) answers a named lookup as an ordinary
+    night would; the warehouse ignores it. -#}
+{% macro truffle_lookup_name(name) -%}
+    /* truffle lookup: {{ name }} */
+{%- endmacro %}
