@@ -2,7 +2,8 @@
     every column of `relation` (a CTE name) kept, plus `count_column`, the number of rows the
     value had. `locator`: columns that together identify a row of `relation` and are never
     null (file and row number); ties in `order_by` go to the lowest locator where the engine
-    has one.
+    has one, else (BigQuery) to the lowest row as JSON text: the pick is a total order, the
+    same row on every run.
 
     A window over every column moves all of them through its partition and sort: on DuckDB
     the staging dedup over ~90 columns spilled and was a third of the model. DuckDB instead
@@ -19,6 +20,15 @@
 {%- endmacro %}
 
 {% macro default__truffle_deduplicate(relation, partition_by, order_by, locator, count_column) -%}
+    {{ truffle_deduplicate_by_window(relation, partition_by, order_by + (locator | reject('in', order_by) | list), count_column) }}
+{%- endmacro %}
+
+{#- BigQuery's export rows have no locator (null): the row's JSON text breaks the ties. -#}
+{% macro bigquery__truffle_deduplicate(relation, partition_by, order_by, locator, count_column) -%}
+    {{ truffle_deduplicate_by_window(relation, partition_by, order_by + (locator | reject('in', order_by) | list) + ['to_json_string(' ~ relation ~ ')'], count_column) }}
+{%- endmacro %}
+
+{% macro truffle_deduplicate_by_window(relation, partition_by, order_by, count_column) -%}
     select {{ truffle_star_except(['duplicate_rank']) }}
     from (
         select
