@@ -40,17 +40,17 @@
         from doomed
     {%- endset -%}
     {%- set found = run_query(profile).rows[0] -%}
-    {%- set row = [newest, kept[1], found[0], found[1], found[2]] -%}
-    {%- set total = row[1] | int -%}
-    {%- set recent = row[2] | int -%}
+    {%- set total = kept[1] | int -%}
+    {%- set recent = found[0] | int -%}
+    {%- set first_day, last_day = found[1], found[2] -%}
     {%- set share = removed / total if total else 1 -%}
     {%- set max_share = var('ga4_delete_guard_max_share', 0.25) | float -%}
     {%- set report = {'table': name, 'step': step, 'rows': removed, 'table_rows': total,
-                      'recent_rows': recent, 'first_day': row[3] | string, 'last_day': row[4] | string} -%}
+                      'recent_rows': recent, 'first_day': first_day | string, 'last_day': last_day | string} -%}
     {%- if not var('ga4_allow_deletes', false) -%}
         {%- set reasons = [] -%}
         {%- if check_recent and recent > 0 -%}
-            {%- do reasons.append(recent ~ ' of them from the newest ' ~ recent_days ~ ' days (newest ' ~ row[0] ~ ')') -%}
+            {%- do reasons.append(recent ~ ' of them from the newest ' ~ recent_days ~ ' days (newest ' ~ newest ~ ')') -%}
         {%- endif -%}
         {%- if ga4_is_incremental() and share > max_share -%}
             {%- do reasons.append('more than ' ~ (max_share * 100) | round(1) ~ '% of the table') -%}
@@ -70,7 +70,7 @@
         {%- do report.update({'by_day': days}) -%}
     {%- endif -%}
     {%- do log('TRUFFLE_DELETES ' ~ tojson(report), info=false) -%}
-    {%- do log(name ~ ': ' ~ step ~ ' removes ' ~ removed ~ ' of ' ~ total ~ ' rows (' ~ row[3] ~ ' to ' ~ row[4] ~ '; ' ~ detail ~ ')', info=true) -%}
+    {%- do log(name ~ ': ' ~ step ~ ' removes ' ~ removed ~ ' of ' ~ total ~ ' rows (' ~ first_day ~ ' to ' ~ last_day ~ '; ' ~ detail ~ ')', info=true) -%}
     {{ return(true) }}
 {%- endmacro %}
 
