@@ -1,87 +1,15 @@
 {{ config(materialized='view') }}
 
-{#- A view: a person's figures combined from the stored state (int_users_aggregated: per
-    source, device / login pair and day), the person resolved now through the device map, and
-    the segments computed where they are read (the lifecycle segment depends on the day it is
-    computed as of). -#}
+{#- A view: a person's figures (int_users_combined: the stored state combined per person
+    through the device map) and the segments computed where they are read (the lifecycle
+    segment depends on the day it is computed as of). -#}
 {%- set user_properties = ga4_declared_user_properties() %}
 {{ ga4_require_declared_contract_columns(user_properties) }}
 
 with
 
-user_state as (
-    select * from {{ ref('int_users_aggregated') }}
-),
-
-stitched_devices as (
-    select * from {{ ref('int_devices_stitched') }}
-),
-
--- the person each state row belongs to, resolved now: the row's own login, else the user
--- its device is stitched to (a later login restitches the device's older rows), else the
--- device
-identified as (
-    select
-        coalesce(
-            user_state.user_id,
-            stitched_devices.user_id,
-            user_state.user_pseudo_id
-        ) as unified_user_id,
-        user_state.*
-    from user_state
-    left join stitched_devices
-        on user_state.user_pseudo_id = stitched_devices.user_pseudo_id
-),
-
--- each person's rows combined; devices and the login id from their sessions
-people as (
-    select
-        unified_user_id,
-        max(case when source_name = 'sessions' then user_id end) as user_id,
-        count(distinct case when source_name = 'sessions' then user_pseudo_id end) as device_count,
-        {{ ga4_user_state_figures(order_columns=false) | join(',\n        ') }}
-    from identified
-    group by unified_user_id
-),
-
--- a person is someone with a session
 users as (
-    select
-        unified_user_id,
-        user_id,
-        user_id is not null as is_logged_in_user,
-        device_count,
-        first_seen_at,
-        last_seen_at,
-        first_seen_date,
-        last_seen_date,
-        coalesce(export_first_touch_source, first_session_source) as first_touch_source,
-        coalesce(export_first_touch_medium, first_session_medium) as first_touch_medium,
-        coalesce(export_first_touch_campaign, first_session_campaign) as first_touch_campaign,
-        last_touch_source,
-        last_touch_medium,
-        last_touch_campaign,
-        last_touch_channel_group,
-        country,
-        device_category,
-        platform,
-        ads_consent_status,
-        is_active_user,
-        lifetime_sessions,
-        lifetime_engaged_sessions,
-        lifetime_engagement_time_msec,
-        lifetime_page_views,
-        coalesce(lifetime_conversions, 0) as lifetime_conversions,
-        coalesce(lifetime_purchases, 0) as lifetime_purchases,
-        coalesce(lifetime_revenue_usd, 0) as lifetime_revenue_usd,
-        coalesce(lifetime_revenue_mxn, 0) as lifetime_revenue_mxn,
-        coalesce(lifetime_revenue_cop, 0) as lifetime_revenue_cop,
-        {%- for property in user_properties %}
-        {{ property.column }},
-        {%- endfor %}
-        last_converted_at
-    from people
-    where lifetime_sessions is not null
+    select * from {{ ref('int_users_combined') }}
 ),
 
 -- the date the segments are computed as of: the newest session in the warehouse (every
@@ -130,47 +58,12 @@ segmented as (
     from dated
 ),
 
+-- the contract's columns, in its order (the YAML lists them once)
 final as (
     select
-        unified_user_id,
-        user_id,
-        is_logged_in_user,
-        device_count,
-        first_seen_at,
-        last_seen_at,
-        first_seen_date,
-        last_seen_date,
-        as_of_date,
-        days_since_first_seen,
-        days_since_last_seen,
-        first_touch_source,
-        first_touch_medium,
-        first_touch_campaign,
-        last_touch_source,
-        last_touch_medium,
-        last_touch_campaign,
-        last_touch_channel_group,
-        country,
-        device_category,
-        platform,
-        ads_consent_status,
-        is_active_user,
-        lifetime_sessions,
-        lifetime_engaged_sessions,
-        lifetime_engagement_time_msec,
-        lifetime_page_views,
-        lifetime_conversions,
-        lifetime_purchases,
-        lifetime_revenue_usd,
-        lifetime_revenue_mxn,
-        lifetime_revenue_cop,
-        last_converted_at,
-        {%- for property in user_properties %}
-        {{ property.column }},
+        {%- for column in model.columns %}
+        {{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
-        lifecycle_stage,
-        value_segment,
-        engagement_segment
     from segmented
 )
 
