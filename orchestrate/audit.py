@@ -628,6 +628,13 @@ def nightly_audit(
         start = run_date - dt.timedelta(days=lookback_days(settings))
         variables: dict[str, object] = {**settings.vars, "ga4_run_date": run_date.isoformat()}
         result = bigquery_nightly(settings, variables, (start, run_date), night)
+    elif night != "ordinary":
+        from orchestrate.console import CliError
+
+        raise CliError(
+            "--every-path is for BigQuery's offline capture; on DuckDB the audit runs the real "
+            "nightly on a copy of the warehouse: drop --every-path."
+        )
     else:
         from orchestrate.nightly import lookback_days, plan
         from orchestrate.run_dates import pinned_vars

@@ -517,6 +517,8 @@ def cost(
     day = _parse_date(run_date, "--run-date")
 
     def action() -> int:
+        if every_path and not nightly:
+            raise CliError("--every-path goes with --nightly: add --nightly, or drop it.")
         if nightly:
             from orchestrate.audit import markdown as audit_markdown
             from orchestrate.audit import nightly_audit, print_audit

@@ -100,6 +100,18 @@ def test_cost_before_the_first_build_is_one_line(
     assert "Catalog Error" not in output
 
 
+def test_every_path_is_for_the_bigquery_nightly_audit_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--every-path` chooses what BigQuery's offline capture assumes; anywhere else it would
+    be ignored silently, so it is a usage error saying what to do."""
+    monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(tmp_path / "not_built.duckdb"))
+    output = one_line_error(invoke("cost", "--every-path"))
+    assert "--every-path goes with --nightly" in output
+    output = one_line_error(invoke("cost", "--nightly", "--every-path"))
+    assert "on DuckDB the audit runs the real nightly" in output and "drop --every-path" in output
+
+
 def test_cost_json(real_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
     base = warehouse_args(real_warehouse, monkeypatch)
     result = invoke(*base, "cost", "--select", "sessions daily_kpis", "--json")
