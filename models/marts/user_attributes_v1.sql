@@ -61,9 +61,7 @@ segmented as (
 -- the contract's columns, in its order (the YAML lists them once)
 final as (
     select
-        {%- for column in model.columns %}
-        {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        {{ model.columns | list | join(',\n        ') }}
     from segmented
 )
 
