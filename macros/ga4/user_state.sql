@@ -83,10 +83,44 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The orders the picks of a row share: per source and direction, the row's own first or
+    last (its first / last session, or event), kept as `<source>_<direction>__order_<n>`.
+    A pick whose value came from that row-level first or last keeps null in its order
+    columns (most do: the first session's source is the first session's); the order it
+    stands for is the row's (coalesce on read). The order columns of every pick would
+    otherwise be most of the state's bytes (a timestamp and a session key per pick). -#}
+{% macro ga4_user_state_row_orders() -%}
+    {%- set groups = [] -%}
+    {%- set seen = [] -%}
+    {%- for pick in ga4_user_state_picks() -%}
+        {%- set name = pick.source ~ '_' ~ pick.direction -%}
+        {%- if name not in seen -%}
+            {%- do seen.append(name) -%}
+            {%- set columns = [] -%}
+            {%- for column in pick.order -%}
+                {%- do columns.append(name ~ '__order_' ~ loop.index) -%}
+            {%- endfor -%}
+            {%- do groups.append({'name': name, 'source': pick.source, 'direction': pick.direction,
+                                  'order': pick.order, 'columns': columns}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(groups) }}
+{%- endmacro %}
+
+{#- The row-level order a pick shares (ga4_user_state_row_orders). -#}
+{% macro ga4_user_state_row_order(pick) -%}
+    {%- for group in ga4_user_state_row_orders() -%}
+        {%- if group.name == pick.source ~ '_' ~ pick.direction -%}
+            {{ return(group) }}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endmacro %}
+
 {#- SQL select items: the figures of one source computed from its rows (`from_source`) or
-    the figures of state rows combined (`from_source` false). The other sources' figures are
-    null. With `order_columns`, each pick keeps its order (`<pick>__order_<n>`), to be
-    combined later; without, only the value (the view's final answer). -#}
+    the figures of state rows combined (`from_source` none). The other sources' figures are
+    null. With `order_columns`, each pick keeps its order (`<pick>__order_<n>`, null where it
+    is the row's own, see ga4_user_state_row_orders), to be combined later; without, only
+    the value (the person's final answer). -#}
 {% macro ga4_user_state_figures(from_source=none, order_columns=true) -%}
     {%- set items = [] -%}
     {%- for measure in ga4_user_state_measures() -%}
@@ -106,20 +140,46 @@
             {%- do items.append('null as ' ~ measure.column) -%}
         {%- endif -%}
     {%- endfor -%}
+    {#- each row-level order: over the source's rows, or over the rows combined -#}
+    {%- set row_order_sql = {} -%}
+    {%- for group in ga4_user_state_row_orders() -%}
+        {%- for column in group.columns -%}
+            {%- if from_source is none -%}
+                {%- set sql = ga4_user_state_pick(group.direction, column, group.columns) -%}
+            {%- elif group.source == from_source -%}
+                {%- set sql = ga4_user_state_pick(group.direction, group.order[loop.index0], group.order) -%}
+            {%- else -%}
+                {%- set sql = 'null' -%}
+            {%- endif -%}
+            {%- do row_order_sql.update({column: sql}) -%}
+            {%- if order_columns -%}
+                {%- do items.append(sql ~ ' as ' ~ column) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
     {%- for pick in ga4_user_state_picks() -%}
         {%- set kept_order = ga4_user_state_order_columns(pick) -%}
+        {%- set row_order = ga4_user_state_row_order(pick).columns -%}
         {%- if from_source is none -%}
-            {%- do items.append(ga4_user_state_pick(pick.direction, pick.column, kept_order) ~ ' as ' ~ pick.column) -%}
+            {#- a row's pick order: its own, else the row's -#}
+            {%- set order = [] -%}
+            {%- for column in kept_order -%}
+                {%- do order.append('coalesce(' ~ column ~ ', ' ~ row_order[loop.index0] ~ ')') -%}
+            {%- endfor -%}
+            {%- do items.append(ga4_user_state_pick(pick.direction, pick.column, order) ~ ' as ' ~ pick.column) -%}
             {%- if order_columns -%}
                 {%- for column in kept_order -%}
-                    {%- do items.append(ga4_user_state_pick(pick.direction, column, kept_order) ~ ' as ' ~ column) -%}
+                    {%- set when_picked = 'case when ' ~ pick.column ~ ' is not null then ' ~ order[loop.index0] ~ ' end' -%}
+                    {%- set picked = ga4_user_state_pick(pick.direction, when_picked, order) -%}
+                    {%- do items.append('nullif(' ~ picked ~ ', ' ~ row_order_sql[row_order[loop.index0]] ~ ') as ' ~ column) -%}
                 {%- endfor -%}
             {%- endif -%}
         {%- elif pick.source == from_source -%}
             {%- do items.append(ga4_user_state_pick(pick.direction, pick.expression, pick.order) ~ ' as ' ~ pick.column) -%}
             {%- for column in pick.order -%}
                 {%- set when_picked = 'case when ' ~ pick.expression ~ ' is not null then ' ~ column ~ ' end' -%}
-                {%- do items.append(ga4_user_state_pick(pick.direction, when_picked, pick.order) ~ ' as ' ~ kept_order[loop.index0]) -%}
+                {%- set picked = ga4_user_state_pick(pick.direction, when_picked, pick.order) -%}
+                {%- do items.append('nullif(' ~ picked ~ ', ' ~ row_order_sql[row_order[loop.index0]] ~ ') as ' ~ kept_order[loop.index0]) -%}
             {%- endfor -%}
         {%- else -%}
             {%- do items.append('null as ' ~ pick.column) -%}
@@ -235,6 +295,9 @@
     {%- set columns = ['source_name', 'user_pseudo_id', 'user_id', 'bucket_date'] -%}
     {%- for measure in ga4_user_state_measures() -%}
         {%- do columns.append(measure.column) -%}
+    {%- endfor -%}
+    {%- for group in ga4_user_state_row_orders() -%}
+        {%- do columns.extend(group.columns) -%}
     {%- endfor -%}
     {%- for pick in ga4_user_state_picks() -%}
         {%- do columns.append(pick.column) -%}
