@@ -22,8 +22,9 @@
     figures of the days before `settled_before` folded into one row (bucket_date null) and
     one row per later day. A nightly reads this table (small: one row per pair, plus the
     pairs active in the last days) and the days it re-processed of its sources, never their
-    history; the person a row belongs to is resolved where it is read (the view
-    user_attributes, through the device map). Rebuilt from every row of the sources on a full
+    history, and combines again only the pairs whose days cross `settled_before` (the other
+    rows pass through); the person a row belongs to is resolved where it is read
+    (int_users_combined, through the device map). Rebuilt from every row of the sources on a full
     build, and whenever an update could not equal a rebuild: a backfill or rewrite older than
     `settled_before`, retention expiring days the state holds, a change of the declared user
     properties (ga4_user_state_plan). -#}
@@ -47,7 +48,30 @@ kept_prior as (
         and coalesce(user_pseudo_id, '') not in (select erased_identities.erased_identity from erased_identities)
 ),
 
--- days now older than the kept days fold into each pair's settled row
+-- the pairs with days now older than the kept days: only their settled row changes
+folding_pairs as (
+    select distinct
+        source_name,
+        user_pseudo_id,
+        user_id
+    from kept_prior
+    where bucket_date < {{ date_literal(plan.settled_before) }}
+),
+
+-- each stored row, marked when its pair folds (ids may be null: compared null-safe)
+marked_prior as (
+    select
+        kept_prior.*,
+        folding_pairs.source_name is not null as is_folding
+    from kept_prior
+    left join folding_pairs
+        on
+            kept_prior.source_name = folding_pairs.source_name
+            and kept_prior.user_pseudo_id is not distinct from folding_pairs.user_pseudo_id
+            and kept_prior.user_id is not distinct from folding_pairs.user_id
+),
+
+-- those pairs' days older than the kept days fold into their settled row
 folded as (
     select
         source_name,
@@ -55,9 +79,17 @@ folded as (
         user_id,
         cast(null as date) as bucket_date,
         {{ combined | join(',\n        ') }}
-    from kept_prior
-    where bucket_date is null or bucket_date < {{ date_literal(plan.settled_before) }}
+    from marked_prior
+    where is_folding and (bucket_date is null or bucket_date < {{ date_literal(plan.settled_before) }})
     group by source_name, user_pseudo_id, user_id
+),
+
+-- every other pair's settled row, as it was
+settled as (
+    select
+        {{ state_columns | join(',\n        ') }}
+    from marked_prior
+    where not is_folding and bucket_date is null
 ),
 
 -- kept days this run did not re-process, as they were
@@ -79,6 +111,8 @@ source_days as (
 state_rows as (
     {%- if plan.mode == 'update' %}
     select * from folded
+    union all
+    select * from settled
     union all
     select * from kept_days
     union all

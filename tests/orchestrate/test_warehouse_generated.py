@@ -272,3 +272,39 @@ def test_incremental_catch_up_equals_a_full_build(
         shutil.copy(path, export)
     warehouse.build(extra_vars={"ga4_run_date": end.isoformat()})
     assert warehouse.checksums() == generated_warehouse.checksums()
+
+
+def test_nightlies_folding_the_users_state_equal_a_full_build(
+    generated_export: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """The users' state keeps a settled row per device / login pair for the days before
+    the window minus the session span, and a nightly folds the days that cross that line
+    into it (only those pairs' rows are combined again; the others pass through). With a
+    one-day span and a one-day lookback the 6-day export has settled rows from the first
+    build on; two nightlies, each moving the line, must give the marts and user_attributes
+    of a full build."""
+    full_export, _ = generated_export
+    end = GENERATED_CONFIG.end_date
+    variables = {
+        "ga4_property_time_zone": GENERATED_TIME_ZONE,
+        "ga4_session_max_span_days": 1,
+        "ga4_lookback_days": 1,
+    }
+    full = make_warehouse(
+        tmp_path / "full", full_export, {**variables, "ga4_run_date": end.isoformat()}
+    )
+    nightly = make_warehouse(
+        tmp_path / "nightly",
+        full_export,
+        {**variables, "ga4_run_date": f"{end - dt.timedelta(days=2):%Y-%m-%d}"},
+    )
+    settled = nightly.query(
+        "select count(*), min(settled_before) from int_users_aggregated where bucket_date is null"
+    )[0]
+    assert settled[0] > 0, "the first build should hold settled rows"
+    for offset in (1, 0):
+        run_date = f"{end - dt.timedelta(days=offset):%Y-%m-%d}"
+        assert nightly.build(extra_vars={"ga4_run_date": run_date}).success
+    moved = nightly.scalar("select min(settled_before) from int_users_aggregated")
+    assert moved > settled[1], "the nightlies should have moved the settled line"
+    assert nightly.checksums() == full.checksums()
