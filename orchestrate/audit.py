@@ -41,9 +41,11 @@ DIALECTS = {"duckdb": "duckdb", "bigquery": "bigquery"}
 # What BigQuery's offline capture assumes of the warehouse a nightly starts from (its lookups'
 # answers: orchestrate.bigquery.capture). DuckDB's audit runs the real nightly instead.
 Night = Literal["ordinary", "every path"]
+# the ordinary night's warehouse: this many days of history, younger than the shortest retention
+ORDINARY_HISTORY_DAYS = 300
 NIGHTS: dict[str, str] = {
-    "ordinary": "an ordinary night: 300 days of history (younger than the shortest retention), "
-    "no new erasure request",
+    "ordinary": f"an ordinary night: {ORDINARY_HISTORY_DAYS} days of history (younger than the "
+    "shortest retention), no new erasure request",
     "every path": "every path: a new erasure request, rows past a retention cutoff, the "
     "users' state rebuilt (every count a lookup returns is 1)",
 }

@@ -19,13 +19,18 @@
     {{ return(adapter.dispatch('truffle_deduplicate', 'random_truffle')(relation, partition_by, order_by, locator, count_column)) }}
 {%- endmacro %}
 
+{#- The order a pick follows: `order_by`, then the locator columns not already in it. -#}
+{% macro truffle_deduplicate_ordering(order_by, locator) -%}
+    {{ return(order_by + (locator | reject('in', order_by) | list)) }}
+{%- endmacro %}
+
 {% macro default__truffle_deduplicate(relation, partition_by, order_by, locator, count_column) -%}
-    {{ truffle_deduplicate_by_window(relation, partition_by, order_by + (locator | reject('in', order_by) | list), count_column) }}
+    {{ truffle_deduplicate_by_window(relation, partition_by, truffle_deduplicate_ordering(order_by, locator), count_column) }}
 {%- endmacro %}
 
 {#- BigQuery's export rows have no locator (null): the row's JSON text breaks the ties. -#}
 {% macro bigquery__truffle_deduplicate(relation, partition_by, order_by, locator, count_column) -%}
-    {{ truffle_deduplicate_by_window(relation, partition_by, order_by + (locator | reject('in', order_by) | list) + ['to_json_string(' ~ relation ~ ')'], count_column) }}
+    {{ truffle_deduplicate_by_window(relation, partition_by, truffle_deduplicate_ordering(order_by, locator) + ['to_json_string(' ~ relation ~ ')'], count_column) }}
 {%- endmacro %}
 
 {% macro truffle_deduplicate_by_window(relation, partition_by, order_by, count_column) -%}
@@ -44,10 +49,7 @@
 {%- endmacro %}
 
 {% macro duckdb__truffle_deduplicate(relation, partition_by, order_by, locator, count_column) -%}
-    {%- set ordering = order_by + [] -%}
-    {%- for column in locator if column not in ordering -%}
-        {%- do ordering.append(column) -%}
-    {%- endfor -%}
+    {%- set ordering = truffle_deduplicate_ordering(order_by, locator) -%}
     -- the values held by more than one row, each with its row count and its first row
     with repeated_values as (
         select

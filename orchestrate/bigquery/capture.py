@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from orchestrate.audit import Night
+from orchestrate.audit import ORDINARY_HISTORY_DAYS, Night
 from orchestrate.bigquery.catalog import BigQueryCatalog, TableSchema, relation_path, type_text
 from orchestrate.bigquery.render import (
     OFFLINE_TARGET,
@@ -59,8 +59,9 @@ _ORDINARY_NIGHT: dict[str, Any] = {
     "new erasure requests": lambda run_date: [0],
     "pending erasures": lambda run_date: [0],
     "retention partitions": lambda run_date: [0],
-    # the users' state: settled up to, and first seen / converted / event days, 300 days ago
-    "users state": lambda run_date: [run_date - dt.timedelta(days=300)] * 4,
+    # the users' state: settled up to, and first seen / converted / event days, at the start
+    # of the history
+    "users state": lambda run_date: [run_date - dt.timedelta(days=ORDINARY_HISTORY_DAYS)] * 4,
 }
 _LOOKUP_NAME = re.compile(r"/\* truffle lookup: ([a-z ()]+?) \*/")
 
