@@ -32,6 +32,15 @@ RENDER_VARIABLES = {"ga4_run_date": RUN_DATE, "ga4_partition_expiration_days": 4
 EMULATOR_PROJECT = "emulator-project"
 EMULATOR_EXPORT_DATASET = "analytics_123456789"
 EMULATOR_DATASET = "random_truffle"
+# Unit tests the emulator cannot run as BigQuery does. The emulator executes BigQuery SQL on
+# DuckDB through sqlglot (30.31 in .venv-bq), which transpiles our first / last non-null pick,
+# `array_agg(x ignore nulls order by … limit 1)`, to `ARRAY_AGG(x ORDER BY … LIMIT 1)
+# FILTER(WHERE x ORDER BY … LIMIT 1 IS NOT NULL)`: the limit applies before the nulls are
+# dropped, so a group whose last value is null picks null (sqlglot's IGNORE NULLS → FILTER
+# translation, tobymao/sqlglot#7893, builds the filter from the ORDER / LIMIT wrapper). This
+# unit test is the one place with such a group (the real sample has none); it runs on DuckDB
+# and in the offline BigQuery proof. It can go once local-bigquery's sqlglot transpiles it.
+EMULATOR_UNSUPPORTED = ("a_pick_from_an_earlier_session_keeps_its_own_order",)
 # The real sample is the 2020-21 export vintage (no newer columns); its property is in
 # California, as the DuckDB reference build says.
 EMULATOR_VARIABLES = {
@@ -132,8 +141,15 @@ def emulator_warehouse(
         target="bigquery",
         vars=dict(EMULATOR_VARIABLES),
     )
-    full = run_dbt(["build", "--full-refresh"], settings, target_path=root / "full")
+    full = run_dbt(
+        ["build", "--full-refresh", "--exclude", *EMULATOR_UNSUPPORTED],
+        settings,
+        target_path=root / "full",
+    )
     incremental = run_dbt(
-        ["build"], settings, target_path=root / "incremental", extra_vars={"ga4_run_date": RUN_DATE}
+        ["build", "--exclude", *EMULATOR_UNSUPPORTED],
+        settings,
+        target_path=root / "incremental",
+        extra_vars={"ga4_run_date": RUN_DATE},
     )
     return EmulatorWarehouse(bigquery_emulator, client, full, incremental)
