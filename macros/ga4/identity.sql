@@ -38,23 +38,18 @@
     re-processes older days) or `rebuild` (from every stored login: a full build, a first
     run, a changed table). -#}
 {% macro ga4_device_pairs_plan(columns) -%}
-    {%- set nightly = ga4_window(incremental=true) -%}
-    {%- set rebuild = {'mode': 'rebuild'} -%}
-    {%- if nightly.start is none or nightly.end is none -%}
-        {{ return(rebuild) }}
-    {%- endif -%}
-    {%- set update = {'mode': 'update', 'start': nightly.start, 'through': nightly.end} -%}
-    {%- if var('ga4_render_incremental', false) -%}
-        {#- the offline proof: the update form, as a nightly renders it -#}
+    {%- set update = truffle_table_update_plan(columns) -%}
+    {%- if update.mode != 'update' -%}
         {{ return(update) }}
     {%- endif -%}
-    {%- set stored = truffle_updatable_relation(columns) -%}
-    {%- if stored is none -%}
-        {{ return(rebuild) }}
+    {%- do update.update({'through': update.end}) -%}
+    {%- if var('ga4_render_incremental', false) -%}
+        {#- the offline proof: no warehouse to ask -#}
+        {{ return(update) }}
     {%- endif -%}
-    {%- set newest = run_query('select max(last_login_date) from ' ~ stored).rows[0][0] -%}
+    {%- set newest = run_query('select max(last_login_date) from ' ~ this).rows[0][0] -%}
     {%- set newest = truffle_parse_date((newest | string)[:10]) if newest else none -%}
-    {%- if newest and newest > nightly.end -%}
+    {%- if newest and newest > update.end -%}
         {%- do update.update({'through': newest}) -%}
     {%- endif -%}
     {{ return(update) }}

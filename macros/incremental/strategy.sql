@@ -149,6 +149,24 @@
 {%- endmacro %}
 
 
+{#- How a `table` model that updates itself from its last state (int_device_users_paired,
+    int_transactions_counted) is written this run: `update` from the stored table plus the
+    days of the window (a nightly's, or a backfill's range: `start`, `end`), or `rebuild`
+    from every stored day (a full build, a first run, a table whose columns changed). The
+    offline proof renders the update form as a nightly would. -#}
+{% macro truffle_table_update_plan(columns) -%}
+    {%- set window = ga4_window(incremental=true) -%}
+    {%- set update = {'mode': 'update', 'start': window.start, 'end': window.end} -%}
+    {%- if var('ga4_render_incremental', false) -%}
+        {{ return(update) }}
+    {%- endif -%}
+    {%- if truffle_updatable_relation(columns) is none -%}
+        {{ return({'mode': 'rebuild'}) }}
+    {%- endif -%}
+    {{ return(update) }}
+{%- endmacro %}
+
+
 {#- A comment naming a lookup a macro sends to decide what a run does (how many erasure
     requests are new, how many rows a delete would remove, the users' stored state). The
     offline capture (orchestrate/bigquery/capture.py) answers a named lookup as an ordinary

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_transactions_counted') }}
 {{
     config(
         materialized='incremental',
@@ -52,11 +53,7 @@ conversion_events as (
         events.*,
         conversion_definitions.conversion_type,
         conversion_definitions.is_revenue_event,
-        -- the id of record is ecommerce.transaction_id; '(not set)' and empty are not ids
-        case
-            when trim(events.ecommerce_transaction_id) in ('', '(not set)') then null
-            else events.ecommerce_transaction_id
-        end as transaction_id
+        {{ ga4_transaction_id('events.ecommerce_transaction_id') }} as transaction_id
     from events
     inner join conversion_definitions
         on events.event_name = conversion_definitions.event_name
@@ -81,16 +78,15 @@ first_sends as (
     where transaction_rank = 1
 ),
 
--- a transaction already counted before the window stays counted there (incremental runs)
+-- a transaction first sent before the window stays counted there (incremental runs): the
+-- transactions map, one row per transaction, never the stored conversions' history
 earlier_transactions as (
     {% if ga4_is_incremental() -%}
-        select distinct
+        select
             conversion_type,
             transaction_id
-        from {{ this }}
-        where
-            transaction_id is not null
-            and conversion_date < {{ date_literal(ga4_window().start) }}
+        from {{ ref('int_transactions_counted') }}
+        where first_sent_date < {{ date_literal(ga4_window().start) }}
     {%- else -%}
         select
             conversion_type,

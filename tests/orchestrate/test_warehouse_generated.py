@@ -274,6 +274,81 @@ def test_incremental_catch_up_equals_a_full_build(
     assert warehouse.checksums() == generated_warehouse.checksums()
 
 
+def test_a_purchase_resent_after_the_window_counts_once_where_first_sent(
+    generated_export: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """Pitfall 10 across nights: a purchase first sent four days before the last export day
+    is resent (a reload) the day before it. A nightly whose window starts after the first
+    send learns that it was counted from the transactions map (never from the stored
+    conversions' history) and leaves the resend out: its warehouse equals a full build,
+    where the transaction counts once, on the day of its first send."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    full_export, _ = generated_export
+    end = GENERATED_CONFIG.end_date
+    first_day, resend_day = end - dt.timedelta(days=4), end - dt.timedelta(days=1)
+    export = tmp_path / "export"
+    shutil.copytree(full_export, export)
+    for stale in export.glob("events_fresh_*"):
+        stale.unlink()
+    first = pq.read_table(export / f"events_{first_day:%Y%m%d}.parquet")
+    sent = next(
+        row
+        for row in first.to_pylist()
+        if row["event_name"] == "purchase"
+        and (row["ecommerce"] or {}).get("transaction_id") not in (None, "", "(not set)")
+    )
+    transaction_id = sent["ecommerce"]["transaction_id"]
+    # a reload three days later opens a session of its own
+    resent_at = sent["event_timestamp"] + 3 * 86_400_000_000
+    params = [
+        dict(p, value=dict(p["value"], int_value=resent_at // 1_000_000))
+        if p["key"] == "ga_session_id"
+        else p
+        for p in sent["event_params"]
+    ]
+    resend = dict(
+        sent, event_date=f"{resend_day:%Y%m%d}", event_timestamp=resent_at, event_params=params
+    )
+    resend_file = export / f"events_{resend_day:%Y%m%d}.parquet"
+    daily = pq.read_table(resend_file)
+    pq.write_table(
+        pa.concat_tables([daily, pa.Table.from_pylist([resend], schema=daily.schema)]),
+        resend_file,
+    )
+    variables = {"ga4_property_time_zone": GENERATED_TIME_ZONE}
+    full = make_warehouse(tmp_path / "full", export, {**variables, "ga4_run_date": f"{end}"})
+    counted = full.query(
+        "select conversion_date from conversions where transaction_id = ?", [transaction_id]
+    )
+    assert counted == [(first_day,)]
+
+    # the same export, the last two days landing after a first build: a nightly's window
+    # (lookback 3) starts the day after the first send
+    late = tmp_path / "late"
+    late.mkdir()
+    for path in export.glob("events_*"):
+        if any(f"{day:%Y%m%d}" in path.name for day in (end, resend_day)):
+            shutil.move(path, late / path.name)
+    nightly = make_warehouse(
+        tmp_path / "nightly",
+        export,
+        {**variables, "ga4_run_date": f"{end - dt.timedelta(days=2)}"},
+    )
+    for path in late.iterdir():
+        shutil.move(path, export / path.name)
+    run = nightly.build(extra_vars={"ga4_run_date": f"{end}"})
+    assert run.success
+    assert nightly.query(
+        "select first_sent_date from int_transactions_counted where transaction_id = ?",
+        [transaction_id],
+    ) == [(first_day,)]
+    assert nightly.checksums() == full.checksums()
+
+
 def test_nightlies_folding_the_users_state_equal_a_full_build(
     generated_export: tuple[Path, dict], tmp_path: Path
 ) -> None:

@@ -1,0 +1,121 @@
+{#- the columns a stored table must have to be updated: those the YAML declares -#}
+{%- set plan = truffle_table_update_plan(model.columns.keys() | list) %}
+{#- what a transaction keeps: the columns after its key -#}
+{%- set columns = ['conversion_type', 'transaction_id', 'first_sent_date', 'user_pseudo_id', 'user_id'] %}
+
+{{ config(materialized='table') }}
+
+{#- Every transaction counted, one row each: where it was first sent (pitfall 10: a reload
+    resends `purchase`, the earliest send is the conversion). Small (one row per
+    transaction) and read whole: a nightly's conversions leave out the transactions it
+    says were first sent before the window, so they never read the stored conversions'
+    history. A nightly keeps the stored rows first sent outside its window (before it, or
+    after a backfill's range) and recomputes the others from the window's events; rebuilt
+    from every stored event on a full build (truffle_table_update_plan). Follows the
+    conversions it stands for: an erased identity's transactions go, and so do those first
+    sent before the transaction retention. -#}
+
+with
+
+events as (
+    select * from {{ ref('int_events_recorded') }}
+    where {{ ga4_window_filter('event_date', incremental=plan.mode == 'update') }}
+),
+
+conversion_definitions as (
+    select * from {{ ref('conversion_events') }}
+),
+
+erased_identities as (
+    select * from {{ ref('int_erased_identities') }}
+),
+
+-- the window's sends of a transaction: conversion events with an id of record
+sends as (
+    select
+        conversion_definitions.conversion_type,
+        {{ ga4_transaction_id('events.ecommerce_transaction_id') }} as transaction_id,
+        events.event_date,
+        events.event_timestamp_micros,
+        events.event_key,
+        events.user_pseudo_id,
+        events.user_id
+    from events
+    inner join conversion_definitions
+        on events.event_name = conversion_definitions.event_name
+),
+
+-- each transaction's sends of the window, in the conversions' own order
+window_ranked as (
+    select
+        conversion_type,
+        transaction_id,
+        event_date as first_sent_date,
+        user_pseudo_id,
+        user_id,
+        row_number() over (
+            partition by conversion_type, transaction_id
+            order by event_timestamp_micros, event_key
+        ) as send_rank
+    from sends
+    where transaction_id is not null
+),
+
+window_firsts as (
+    select
+        {{ columns | join(',\n        ') }}
+    from window_ranked
+    where send_rank = 1
+),
+
+{%- if plan.mode == 'update' %}
+
+-- transactions first sent outside the window: their first send stands
+stored as (
+    select
+        {{ columns | join(',\n        ') }}
+    from {{ this }}
+    where
+        first_sent_date < {{ date_literal(plan.start) }}
+        or first_sent_date > {{ date_literal(plan.end) }}
+),
+{%- endif %}
+
+-- the earlier of the stored and the window's first send (their days never tie: the stored
+-- rows lie outside the window)
+firsts as (
+    select * from window_firsts
+    {%- if plan.mode == 'update' %}
+    union all
+    select * from stored
+    {%- endif %}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by conversion_type, transaction_id
+            order by first_sent_date
+        ) as first_rank
+    from firsts
+),
+
+-- as the conversions: an erased identity's go, and those past the transaction retention
+kept as (
+    select * from ranked
+    where
+        first_rank = 1
+        and first_sent_date >= {{ ga4_retention_cutoff('transaction') }}
+        and coalesce(user_id, '') not in (select erased_identities.erased_identity from erased_identities)
+        and coalesce(user_pseudo_id, '') not in (select erased_identities.erased_identity from erased_identities)
+),
+
+final as (
+    select
+        {{ truffle_hash_key(['conversion_type', 'transaction_id']) }} as transaction_key,
+        {{ columns | join(',\n        ') }}
+    from kept
+)
+
+select * from final
