@@ -290,7 +290,10 @@ def test_declared_user_properties_equal_the_raw_export(
 
 
 def compile_with(variables: dict, export: Path, out: Path) -> tuple[int, str]:
-    """`truffle --vars ... compile` on the project as it is (DuckDB)."""
+    """`truffle --vars ... compile` on the project as it is (DuckDB), against a warehouse of
+    its own (none yet): the outcome does not depend on the developer's warehouse, whose
+    compile-time lookups run on dbt's threads (on that warehouse, once: "connection is busy
+    with another call", DuckDB refusing a second thread's call on a connection in use)."""
     result = CliRunner().invoke(
         app,
         [
@@ -300,6 +303,7 @@ def compile_with(variables: dict, export: Path, out: Path) -> tuple[int, str]:
             "--out",
             str(out),
         ],
+        env={"TRUFFLE_DUCKDB_PATH": str(out / "warehouse.duckdb")},
     )
     return result.exit_code, result.output
 
