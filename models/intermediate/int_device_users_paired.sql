@@ -71,8 +71,7 @@ combined as (
 kept as (
     select * from {{ 'combined' if plan.mode == 'update' else 'observed' }}
     where
-        user_id not in (select erased_identities.erased_identity from erased_identities)
-        and user_pseudo_id not in (select erased_identities.erased_identity from erased_identities)
+        {{ ga4_not_erased() }}
 ),
 
 final as (

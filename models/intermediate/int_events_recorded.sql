@@ -62,8 +62,7 @@ kept as (
     where
         {{ ga4_within_retention('retention_category', 'event_date') }}
         and
-        coalesce(user_id, '') not in (select erased_identities.erased_identity from erased_identities)
-        and coalesce(user_pseudo_id, '') not in (select erased_identities.erased_identity from erased_identities)
+        {{ ga4_not_erased() }}
 ),
 
 final as (

@@ -107,8 +107,7 @@ kept as (
     where
         first_rank = 1
         and first_sent_date >= {{ ga4_retention_cutoff('transaction') }}
-        and coalesce(user_id, '') not in (select erased_identities.erased_identity from erased_identities)
-        and coalesce(user_pseudo_id, '') not in (select erased_identities.erased_identity from erased_identities)
+        and {{ ga4_not_erased() }}
 ),
 
 final as (

@@ -44,8 +44,7 @@ erased_identities as (
 kept_prior as (
     select * from prior
     where
-        coalesce(user_id, '') not in (select erased_identities.erased_identity from erased_identities)
-        and coalesce(user_pseudo_id, '') not in (select erased_identities.erased_identity from erased_identities)
+        {{ ga4_not_erased() }}
 ),
 
 -- the pairs with days now older than the kept days: only their settled row changes
