@@ -12,8 +12,9 @@
     history. A nightly keeps the stored rows first sent outside its window (before it, or
     after a backfill's range) and recomputes the others from the window's events; rebuilt
     from every stored event on a full build (truffle_table_update_plan). Follows the
-    conversions it stands for: an erased identity's transactions go, and so do those first
-    sent before the transaction retention. -#}
+    conversions it stands for: an erased identity's sends go, and so do those sent before
+    the transaction retention; a transaction whose first send went is counted at its next
+    send kept, as a full build counts it. -#}
 
 with
 
@@ -81,8 +82,8 @@ stored as (
 ),
 {%- endif %}
 
--- the earlier of the stored and the window's first send (their days never tie: the stored
--- rows lie outside the window)
+-- the stored and the window's first sends (their days never tie: the stored rows lie
+-- outside the window)
 firsts as (
     select * from window_firsts
     {%- if plan.mode == 'update' %}
@@ -91,6 +92,18 @@ firsts as (
     {%- endif %}
 ),
 
+-- as the conversions: an erased identity's sends go, and those past the transaction
+-- retention. Before the earliest is picked, so that the next send of a transaction whose
+-- first send went counts, as in a full build (whose events no longer hold that send): a
+-- map without the transaction would let each later window count it again
+kept as (
+    select * from firsts
+    where
+        first_sent_date >= {{ ga4_retention_cutoff('transaction') }}
+        and {{ ga4_not_erased() }}
+),
+
+-- the earliest send kept
 ranked as (
     select
         *,
@@ -98,23 +111,15 @@ ranked as (
             partition by conversion_type, transaction_id
             order by first_sent_date
         ) as first_rank
-    from firsts
-),
-
--- as the conversions: an erased identity's go, and those past the transaction retention
-kept as (
-    select * from ranked
-    where
-        first_rank = 1
-        and first_sent_date >= {{ ga4_retention_cutoff('transaction') }}
-        and {{ ga4_not_erased() }}
+    from kept
 ),
 
 final as (
     select
         {{ truffle_hash_key(['conversion_type', 'transaction_id']) }} as transaction_key,
         {{ columns | join(',\n        ') }}
-    from kept
+    from ranked
+    where first_rank = 1
 )
 
 select * from final
