@@ -352,6 +352,8 @@ class BigQueryCatalog:
     _built: tuple[Any, SimpleCatalogProto] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    # the analyzer's registration of the last build (analyzer._registered_catalog)
+    _registration: Any = field(default=None, init=False, repr=False, compare=False)
 
     def add(self, relation: str | Sequence[str], schema: TableSchema) -> None:
         path = relation_path(relation) if isinstance(relation, str) else tuple(relation)
