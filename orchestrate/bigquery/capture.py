@@ -29,6 +29,7 @@ analyzer, one statement of a script at a time, naming the node of each failure.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import threading
 import uuid
@@ -637,9 +638,11 @@ def prove_builds(
 
 
 def write_capture(report: CaptureReport, out_dir: Path) -> list[Path]:
-    """One file per run (`<run>.sql`): every captured statement in the order sent, each
-    under a comment naming its kind and node."""
+    """Per run, every captured statement in the order sent: `<run>.sql` (each under a comment
+    naming its kind and node) and `<run>.json` (machine-readable: the run, dbt's failures,
+    and each statement's number, kind, node, SQL and analyzer error or null)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    errors = {id(result.statement): result.error for result in report.results}
     files = []
     for capture in report.captures:
         path = out_dir / f"{capture.run}.sql"
@@ -649,5 +652,21 @@ def write_capture(report: CaptureReport, out_dir: Path) -> list[Path]:
                 for number, s in enumerate(capture.statements, 1)
             )
         )
-        files.append(path)
+        listing = {
+            "run": capture.run,
+            "failures": capture.failures,
+            "statements": [
+                {
+                    "number": number,
+                    "kind": s.kind,
+                    "node": s.unique_id or None,
+                    "sql": s.sql,
+                    "error": errors.get(id(s)),
+                }
+                for number, s in enumerate(capture.statements, 1)
+            ],
+        }
+        listing_path = path.with_suffix(".json")
+        listing_path.write_text(json.dumps(listing, indent=1) + "\n")
+        files += [path, listing_path]
     return files

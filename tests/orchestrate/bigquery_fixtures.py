@@ -7,22 +7,24 @@ Test modules use them with `pytest_plugins = ("tests.orchestrate.bigquery_fixtur
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from orchestrate.bigquery import emulator as bq_emulator
 from orchestrate.bigquery.analyzer import AnalysisReport, analyze_statements
-from orchestrate.bigquery.capture import CaptureReport, prove_builds
-from orchestrate.bigquery.render import (
-    DEFAULT_DATASET,
-    DEFAULT_PROJECT,
-    RenderedStatement,
-    load_manifest,
-    render_bigquery,
+from orchestrate.bigquery.capture import (
+    Capture,
+    CapturedAnalysis,
+    CapturedStatement,
+    CaptureReport,
 )
+from orchestrate.bigquery.render import RenderedStatement, load_manifest, manifest_statements
+from orchestrate.cli import app
 from orchestrate.dbt import DbtRun, run_dbt
 from orchestrate.settings import Settings
 from tests.orchestrate.conftest import REAL_SAMPLE, REPO
@@ -61,12 +63,44 @@ class Rendered:
         return next(s for s in self.statements if s.name == name and s.form == form)
 
 
+@dataclass
+class OfflineCompile:
+    """`truffle compile --target bigquery --offline` as run through the CLI: its exit code,
+    what it printed and the folder it wrote."""
+
+    exit_code: int
+    output: str
+    out: Path
+
+
 @pytest.fixture(scope="session")
-def bigquery_render(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    """Every model (full and incremental form) and analysis rendered for BigQuery, offline,
-    for the run date 2020-11-02 with a partition retention of 400 days."""
-    target = tmp_path_factory.mktemp("bigquery_render")
-    statements = render_bigquery(REPO, target, variables=RENDER_VARIABLES)
+def offline_compile(tmp_path_factory: pytest.TempPathFactory) -> OfflineCompile:
+    """The offline proof through the CLI, once per test run, for the run date 2020-11-02 with a
+    partition retention of 400 days: the render, the analysis and the captured builds that the
+    fixtures below read from its folder."""
+    out = tmp_path_factory.mktemp("offline_compile") / "sql"
+    arguments = ["--project-dir", str(REPO), "--vars", json.dumps(RENDER_VARIABLES)]
+    arguments += ["compile", "--target", "bigquery", "--offline", "--out", str(out)]
+    result = CliRunner().invoke(app, arguments)
+    return OfflineCompile(result.exit_code, result.output, out)
+
+
+def _proven(compiled: OfflineCompile) -> Path:
+    if compiled.exit_code != 0:
+        pytest.fail(f"the offline proof failed:\n{compiled.output}")
+    return compiled.out
+
+
+@pytest.fixture(scope="session")
+def bigquery_render(offline_compile: OfflineCompile) -> Rendered:
+    """Every model (full and incremental form) and analysis rendered for BigQuery, offline
+    (the proof's render: the manifests it wrote for each form)."""
+    target = _proven(offline_compile) / "dbt"
+    statements = [
+        statement
+        for form in ("full", "incremental")
+        for statement in manifest_statements(load_manifest(target, form), form)
+    ]
     return Rendered(statements, target, load_manifest(target))
 
 
@@ -76,22 +110,22 @@ def bigquery_analysis(bigquery_render: Rendered) -> AnalysisReport:
 
 
 @pytest.fixture(scope="session")
-def bigquery_builds(
-    bigquery_render: Rendered,
-    bigquery_analysis: AnalysisReport,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> CaptureReport:
+def bigquery_builds(offline_compile: OfflineCompile) -> CaptureReport:
     """Every statement a full build and a nightly (run date 2020-11-02) send, captured
-    offline and analyzed."""
-    return prove_builds(
-        REPO,
-        tmp_path_factory.mktemp("bigquery_builds"),
-        bigquery_analysis.catalog,
-        bigquery_render.manifest,
-        RENDER_VARIABLES,
-        project=DEFAULT_PROJECT,
-        dataset=DEFAULT_DATASET,
-    )
+    offline and analyzed (read back from the proof's `builds/<run>.json`)."""
+    folder = _proven(offline_compile) / "builds"
+    captures, results = [], []
+    for run in ("full", "nightly"):
+        listing = json.loads((folder / f"{run}.json").read_text())
+        capture = Capture(listing["run"], failures=listing["failures"])
+        for entry in listing["statements"]:
+            statement = CapturedStatement(
+                listing["run"], entry["node"] or "", entry["kind"], entry["sql"]
+            )
+            capture.statements.append(statement)
+            results.append(CapturedAnalysis(statement, entry["error"]))
+        captures.append(capture)
+    return CaptureReport(captures, results)
 
 
 # ------------------------------------------------------------------ emulator ----

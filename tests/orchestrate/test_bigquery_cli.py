@@ -5,6 +5,7 @@ dry runs need the local BigQuery emulator (skipped, saying why, without Python 3
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from orchestrate.cli import app
 from tests.orchestrate.conftest import REPO
 
 if TYPE_CHECKING:
-    from tests.orchestrate.bigquery_fixtures import EmulatorWarehouse
+    from tests.orchestrate.bigquery_fixtures import EmulatorWarehouse, OfflineCompile
 
 pytest_plugins = ("tests.orchestrate.bigquery_fixtures",)
 
@@ -38,13 +39,17 @@ def compile_offline(project_dir: Path, out: Path) -> object:
     return runner.invoke(app, [*arguments, "--offline", "--out", str(out)])
 
 
-def test_compile_offline_renders_and_analyzes_every_model_and_analysis(tmp_path: Path) -> None:
-    result = compile_offline(REPO, tmp_path / "sql")
+def test_compile_offline_renders_and_analyzes_every_model_and_analysis(
+    offline_compile: OfflineCompile,
+) -> None:
+    """The proof as `truffle compile --target bigquery --offline --vars …` runs it (the
+    shared run: the BigQuery fixtures read what it wrote)."""
+    result, sql = offline_compile, offline_compile.out
     assert result.exit_code == 0, result.output
     models = sorted(p.stem for p in (REPO / "models").rglob("*.sql"))
     names = {p.stem.replace("_v1", "") for p in (REPO / "models").rglob("*.sql")}
     written = {
-        form: sorted(p.stem for p in (tmp_path / "sql" / form).glob("*.sql"))
+        form: sorted(p.stem for p in (sql / form).glob("*.sql"))
         for form in ("full", "incremental", "analyses", "tests/full", "tests/incremental")
     }
     assert set(written["full"]) == names and len(written["full"]) == len(models)
@@ -56,14 +61,23 @@ def test_compile_offline_renders_and_analyzes_every_model_and_analysis(tmp_path:
     assert len(written["tests/full"]) == len(written["tests/incremental"]) > 50
     statements = sum(len(files) for files in written.values())
     assert f"{statements} statements analyzed, 0 errors" in result.output
-    staging = (tmp_path / "sql" / "incremental" / "stg_ga4__events.sql").read_text()
+    staging = (sql / "incremental" / "stg_ga4__events.sql").read_text()
     assert "_table_suffix between" in staging and "dummy" not in staging
     # then every statement a full build and a nightly send, counted by kind, written per run
     (builds,) = [line for line in result.output.splitlines() if "a build sends" in line]
     assert "full build" in builds and "merge" in builds and builds.endswith("; 0 errors")
-    nightly = (tmp_path / "sql" / "builds" / "nightly.sql").read_text()
+    nightly = (sql / "builds" / "nightly.sql").read_text()
     assert "-- [1] " in nightly and "merge into" in nightly
-    assert (tmp_path / "sql" / "builds" / "full.sql").is_file()
+    assert (sql / "builds" / "full.sql").is_file()
+    # and machine-readable: each statement with its kind, node and the analyzer's verdict
+    listing = json.loads((sql / "builds" / "nightly.json").read_text())
+    assert listing["run"] == "nightly" and listing["failures"] == []
+    entries = listing["statements"]
+    assert len(entries) == len(re.findall(r"^-- \[\d+\] ", nightly, flags=re.M))
+    assert f"nightly build {len(entries)} statements" in builds
+    assert [entry["number"] for entry in entries] == list(range(1, len(entries) + 1))
+    assert all(entry["error"] is None for entry in entries)
+    assert {entry["kind"] for entry in entries} >= {"model", "merge", "hook", "test", "unit test"}
 
 
 def test_compile_offline_fails_with_the_model_and_the_analyzers_message(tmp_path: Path) -> None:
