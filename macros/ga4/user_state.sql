@@ -195,20 +195,26 @@
     'end' (the days re-read from the sources, update only), 'settled_before' (the first day
     kept as its own row)}. An update reads the stored state and the sources' rows from the
     start of the sessions' reach (the earliest session this run re-processed) to its end;
-    days before the nightly window minus the session span fold into one row per pair. It
+    days before the nightly window minus the session span fold into one row per pair. The
+    nightly window is the run date's, on a backfill too: a backfill reaching the run date
+    leaves the state folded where the next nightly folds it, so that nightly folds one day,
+    not the weeks between the backfill's start and its own window (a boundary never later
+    than the reach, whose days are read again as day rows). It
     rebuilds when an update could not equal a rebuild: no stored state, a full refresh,
     stored columns that differ (declared user properties changed), a reach that starts before
     the stored settled day (a backfill or a long session older than it), or a source holding
     rows older than its retention cutoff (their expiry changes first picks, which the settled
     rows cannot give back). -#}
 {% macro ga4_user_state_plan(sources, state_columns) -%}
-    {%- set nightly = ga4_window(incremental=true) -%}
+    {%- set nightly = ga4_nightly_window() -%}
     {%- set span = modules.datetime.timedelta(days=ga4_session_span_days()) -%}
     {%- set settled_before = nightly.start - span -%}
     {%- set rebuild = {'mode': 'rebuild', 'settled_before': settled_before} -%}
     {%- if var('ga4_render_incremental', false) -%}
-        {#- the offline proof: the update form, as a nightly renders it -#}
-        {{ return({'mode': 'update', 'start': nightly.start, 'end': nightly.end, 'settled_before': settled_before}) }}
+        {#- the offline proof: the update form, as the run it renders would (a nightly, or a
+            backfill's range) -#}
+        {%- set window = ga4_window(incremental=true) -%}
+        {{ return({'mode': 'update', 'start': window.start, 'end': window.end, 'settled_before': [settled_before, window.start - span] | min}) }}
     {%- endif -%}
     {%- set stored = truffle_updatable_relation(['user_state_key', 'settled_before'] + state_columns) -%}
     {%- if stored is none -%}
@@ -246,7 +252,7 @@
         'mode': 'update',
         'start': reach.start,
         'end': reach.end,
-        'settled_before': [found[0], settled_before] | max,
+        'settled_before': [found[0], [settled_before, reach.start] | min] | max,
     }) }}
 {%- endmacro %}
 

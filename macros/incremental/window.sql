@@ -48,6 +48,14 @@
     {{ return(is_incremental()) }}
 {%- endmacro %}
 
+{#- The window a nightly of the run date re-processes: the run date (`ga4_run_date`) and the
+    `ga4_lookback_days` before it, whatever range this run itself covers. -#}
+{% macro ga4_nightly_window() -%}
+    {%- set end = ga4_run_date() -%}
+    {%- set start = end - modules.datetime.timedelta(days=var('ga4_lookback_days', 3) | int) -%}
+    {{ return({'start': start, 'end': end, 'kind': 'window'}) }}
+{%- endmacro %}
+
 {#- Returns {'start': date|none, 'end': date|none, 'kind': 'full'|'window'|'backfill'}, for
     the model being built (`incremental` none) or as an incremental run would see it (true). -#}
 {% macro ga4_window(incremental=none) -%}
@@ -67,9 +75,7 @@
         {{ return({'start': start, 'end': end, 'kind': 'backfill'}) }}
     {%- endif -%}
     {%- if incremental -%}
-        {%- set end = ga4_run_date() -%}
-        {%- set start = end - modules.datetime.timedelta(days=var('ga4_lookback_days', 3) | int) -%}
-        {{ return({'start': start, 'end': end, 'kind': 'window'}) }}
+        {{ return(ga4_nightly_window()) }}
     {%- endif -%}
     {%- set first = var('ga4_start_date', none) -%}
     {{ return({'start': truffle_parse_date(first) if first else none, 'end': none, 'kind': 'full'}) }}

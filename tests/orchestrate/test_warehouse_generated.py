@@ -383,3 +383,52 @@ def test_nightlies_folding_the_users_state_equal_a_full_build(
     moved = nightly.scalar("select min(settled_before) from int_users_aggregated")
     assert moved > settled[1], "the nightlies should have moved the settled line"
     assert nightly.checksums() == full.checksums()
+
+
+def test_a_backfill_to_the_run_date_leaves_the_users_state_folded_for_the_next_nightly(
+    generated_export: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """A backfill reaching the run date folds the users' state up to the line the nightly of
+    that run date uses (its window minus the session span), not the backfill's own start
+    minus the span: otherwise the first nightly after loading history by backfills folds
+    weeks of day rows, a cost that grows with what the backfill left. With a three-day span
+    and no lookback, a build as of four days before the end settles nothing (its line lies
+    before the export's first day); a backfill of the last two days as of the end must leave
+    the line at the end minus three days (no day row older than it: the next nightly has
+    nothing to fold), and the marts and user_attributes of a full build."""
+    full_export, _ = generated_export
+    end = GENERATED_CONFIG.end_date
+    variables = {
+        "ga4_property_time_zone": GENERATED_TIME_ZONE,
+        "ga4_session_max_span_days": 3,
+        "ga4_lookback_days": 0,
+    }
+    full = make_warehouse(
+        tmp_path / "full", full_export, {**variables, "ga4_run_date": end.isoformat()}
+    )
+    backfilled = make_warehouse(
+        tmp_path / "backfilled",
+        full_export,
+        {**variables, "ga4_run_date": f"{end - dt.timedelta(days=4):%Y-%m-%d}"},
+    )
+    assert (
+        backfilled.scalar("select count(*) from int_users_aggregated where bucket_date is null")
+        == 0
+    )
+    backfill_vars = {
+        "ga4_run_date": end.isoformat(),
+        "ga4_backfill_start_date": f"{end - dt.timedelta(days=1):%Y-%m-%d}",
+        "ga4_backfill_end_date": end.isoformat(),
+    }
+    assert backfilled.build(extra_vars=backfill_vars).success
+    line = end - dt.timedelta(days=3)
+    settled = backfilled.query(
+        "select max(settled_before), count(*) filter (where bucket_date < ?),"
+        " count(*) filter (where bucket_date is null) from int_users_aggregated",
+        [line],
+    )[0]
+    assert settled[:2] == (line, 0), "the state should be folded up to the nightly's line"
+    assert settled[2] > 0, "the backfill should have folded the days before the line"
+    assert backfilled.checksums() == full.checksums()
+    assert backfilled.build(extra_vars={"ga4_run_date": end.isoformat()}).success
+    assert backfilled.checksums() == full.checksums()
