@@ -349,6 +349,26 @@ def test_a_purchase_resent_after_the_window_counts_once_where_first_sent(
     assert nightly.checksums() == full.checksums()
 
 
+def users_state_warehouses(
+    export: Path, root: Path, span_days: int, lookback_days: int, days_before_end: int
+) -> tuple[Warehouse, Warehouse]:
+    """Two builds of the generated export with this session span and lookback: a full build
+    as of its last day (the reference), and one as of `days_before_end` days before it
+    (to be brought to the last day by the test's nightlies or backfills)."""
+    end = GENERATED_CONFIG.end_date
+    variables = {
+        "ga4_property_time_zone": GENERATED_TIME_ZONE,
+        "ga4_session_max_span_days": span_days,
+        "ga4_lookback_days": lookback_days,
+    }
+    full = make_warehouse(root / "full", export, {**variables, "ga4_run_date": end.isoformat()})
+    behind = end - dt.timedelta(days=days_before_end)
+    earlier = make_warehouse(
+        root / "earlier", export, {**variables, "ga4_run_date": behind.isoformat()}
+    )
+    return full, earlier
+
+
 def test_nightlies_folding_the_users_state_equal_a_full_build(
     generated_export: tuple[Path, dict], tmp_path: Path
 ) -> None:
@@ -358,21 +378,8 @@ def test_nightlies_folding_the_users_state_equal_a_full_build(
     one-day span and a one-day lookback the 6-day export has settled rows from the first
     build on; two nightlies, each moving the line, must give the marts and user_attributes
     of a full build."""
-    full_export, _ = generated_export
     end = GENERATED_CONFIG.end_date
-    variables = {
-        "ga4_property_time_zone": GENERATED_TIME_ZONE,
-        "ga4_session_max_span_days": 1,
-        "ga4_lookback_days": 1,
-    }
-    full = make_warehouse(
-        tmp_path / "full", full_export, {**variables, "ga4_run_date": end.isoformat()}
-    )
-    nightly = make_warehouse(
-        tmp_path / "nightly",
-        full_export,
-        {**variables, "ga4_run_date": f"{end - dt.timedelta(days=2):%Y-%m-%d}"},
-    )
+    full, nightly = users_state_warehouses(generated_export[0], tmp_path, 1, 1, 2)
     settled = nightly.query(
         "select count(*), min(settled_before) from int_users_aggregated where bucket_date is null"
     )[0]
@@ -396,21 +403,8 @@ def test_a_backfill_to_the_run_date_leaves_the_users_state_folded_for_the_next_n
     before the export's first day); a backfill of the last two days as of the end must leave
     the line at the end minus three days (no day row older than it: the next nightly has
     nothing to fold), and the marts and user_attributes of a full build."""
-    full_export, _ = generated_export
     end = GENERATED_CONFIG.end_date
-    variables = {
-        "ga4_property_time_zone": GENERATED_TIME_ZONE,
-        "ga4_session_max_span_days": 3,
-        "ga4_lookback_days": 0,
-    }
-    full = make_warehouse(
-        tmp_path / "full", full_export, {**variables, "ga4_run_date": end.isoformat()}
-    )
-    backfilled = make_warehouse(
-        tmp_path / "backfilled",
-        full_export,
-        {**variables, "ga4_run_date": f"{end - dt.timedelta(days=4):%Y-%m-%d}"},
-    )
+    full, backfilled = users_state_warehouses(generated_export[0], tmp_path, 3, 0, 4)
     assert (
         backfilled.scalar("select count(*) from int_users_aggregated where bucket_date is null")
         == 0
