@@ -499,7 +499,7 @@ def cost(
         typer.Option(
             "--every-path",
             help="With --nightly on BigQuery: capture a night on which every path runs (a new "
-            "erasure request, rows past a retention cutoff, the users' state rebuilt) instead "
+            "erasure request, rows past every retention cutoff) instead "
             "of an ordinary night.",
         ),
     ] = False,

@@ -35,6 +35,33 @@
 {%- endmacro %}
 
 
+{#- The first day of a date's month (a DATE on both engines). -#}
+{% macro truffle_month_start(expression) -%}
+    {{ return(adapter.dispatch('truffle_month_start', 'random_truffle')(expression)) }}
+{%- endmacro %}
+
+{% macro default__truffle_month_start(expression) -%}
+    {{ exceptions.raise_compiler_error("truffle_month_start: no implementation for the " ~ target.type ~ " engine (duckdb and bigquery are supported).") }}
+{%- endmacro %}
+
+{% macro duckdb__truffle_month_start(expression) -%}
+    cast(date_trunc('month', {{ expression }}) as date)
+{%- endmacro %}
+
+{% macro bigquery__truffle_month_start(expression) -%}
+    date_trunc({{ expression }}, month)
+{%- endmacro %}
+
+{#- The first day of a Python date's month, and of the month after it. -#}
+{% macro truffle_month_of(day) -%}
+    {{ return(day.replace(day=1)) }}
+{%- endmacro %}
+
+{% macro truffle_next_month_of(day) -%}
+    {{ return((day.replace(day=28) + modules.datetime.timedelta(days=4)).replace(day=1)) }}
+{%- endmacro %}
+
+
 {#- A date literal from a Python date (or 'YYYY-MM-DD' string) computed at compile time. -#}
 {% macro date_literal(value) -%}
     cast('{{ value }}' as date)

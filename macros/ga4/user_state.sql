@@ -9,16 +9,18 @@
     pair or the view groups every row of a person (unified_user_id resolved where it is read,
     through the device map). -#}
 {% macro ga4_user_state_sources() -%}
+    {#- `categories`: the retention categories its rows expire by (the stored conversions
+        as transactions; an event by its own, event_retention_categories) -#}
+    {%- set every_category = ga4_retention_years() | list -%}
     {%- set sources = [
         {'name': 'sessions', 'relation': ref('sessions'), 'date_column': 'session_start_date',
-         'retention': 'user_activity'},
+         'categories': ['user_activity']},
         {'name': 'conversions', 'relation': ref('conversions'), 'date_column': 'conversion_date',
-         'retention': 'transaction'},
+         'categories': ['transaction']},
     ] -%}
     {%- if ga4_declared_user_properties() -%}
-        {#- events carry one retention category per row: the latest cutoff of all bounds them -#}
         {%- do sources.append({'name': 'events', 'relation': ref('events'), 'date_column': 'event_date',
-                               'retention': none}) -%}
+                               'categories': every_category}) -%}
     {%- endif -%}
     {{ return(sources) }}
 {%- endmacro %}
@@ -193,30 +195,41 @@
 
 {#- How int_users_aggregated is written this run: {'mode': 'update' | 'rebuild', 'start',
     'end' (the days re-read from the sources, update only), 'settled_before' (the first day
-    kept as its own row)}. An update reads the stored state and the sources' rows from the
-    start of the sessions' reach (the earliest session this run re-processed) to its end;
-    days before the nightly window minus the session span fold into one row per pair. The
-    nightly window is the run date's, on a backfill too: a backfill reaching the run date
-    leaves the state folded where the next nightly folds it, so that nightly folds one day,
-    not the weeks between the backfill's start and its own window (a boundary never later
-    than the reach, whose days are read again as day rows). It
-    rebuilds when an update could not equal a rebuild: no stored state, a full refresh,
-    stored columns that differ (declared user properties changed), a reach that starts before
-    the stored settled day (a backfill or a long session older than it), or a source holding
-    rows older than its retention cutoff (their expiry changes first picks, which the settled
-    rows cannot give back). -#}
+    kept as its own row), 'retained_as_of' (the date retention counts from, kept in the
+    state), 'expired_months' (source name -> the months whose settled rows are read again)}.
+
+    An update reads the stored state and the sources' rows from the start of the sessions'
+    reach (the earliest session this run re-processed) to its end; days before the nightly
+    window minus the session span fold into one row per pair and month. The nightly window is
+    the run date's, on a backfill too: a backfill reaching the run date leaves the state
+    folded where the next nightly folds it, so that nightly folds one day, not the weeks
+    between the backfill's start and its own window (a boundary never later than the reach,
+    whose days are read again as day rows).
+
+    Retention never needs the whole history: the state keeps the date retention was last
+    counted from, so the days that expired since are known per category (one a night), and
+    only the settled rows of their months change: those months are read again from the days
+    the sources keep (a source holding nothing older than the cutoff expires nothing).
+
+    It rebuilds when an update could not equal a rebuild: no stored state, a full refresh,
+    stored columns that differ (declared user properties changed, or a state from before
+    monthly settled rows), a reach that starts before the stored settled day (a backfill or a
+    long session older than it), retention never counted for the stored state, or an expired
+    day at or after the settled line (a retention shorter than the session span). -#}
 {% macro ga4_user_state_plan(sources, state_columns) -%}
     {%- set nightly = ga4_nightly_window() -%}
     {%- set span = modules.datetime.timedelta(days=ga4_session_span_days()) -%}
     {%- set settled_before = nightly.start - span -%}
-    {%- set rebuild = {'mode': 'rebuild', 'settled_before': settled_before} -%}
+    {#- (a unit test's state is never counted: it would only ask for the newest export day) -#}
+    {%- set as_of = ga4_retention_as_of() if model.resource_type != 'unit_test' else none -%}
+    {%- set rebuild = {'mode': 'rebuild', 'settled_before': settled_before, 'retained_as_of': as_of, 'expired_months': {}} -%}
     {%- if var('ga4_render_incremental', false) -%}
         {#- the offline proof: the update form, as the run it renders would (a nightly, or a
             backfill's range) -#}
         {%- set window = ga4_window(incremental=true) -%}
-        {{ return({'mode': 'update', 'start': window.start, 'end': window.end, 'settled_before': [settled_before, window.start - span] | min}) }}
+        {{ return({'mode': 'update', 'start': window.start, 'end': window.end, 'settled_before': [settled_before, window.start - span] | min, 'retained_as_of': as_of, 'expired_months': {}}) }}
     {%- endif -%}
-    {%- set stored = truffle_updatable_relation(['user_state_key', 'settled_before'] + state_columns) -%}
+    {%- set stored = truffle_updatable_relation(['user_state_key', 'settled_before', 'retained_as_of'] + state_columns) -%}
     {%- if stored is none -%}
         {{ return(rebuild) }}
     {%- endif -%}
@@ -225,6 +238,7 @@
         {{ truffle_lookup_name('users state') }}
         select
             max(settled_before),
+            max(retained_as_of),
             min(first_seen_date),
             min(first_converted_date),
             min(first_event_date)
@@ -234,55 +248,83 @@
     {%- if found[0] is none or found[0] > reach.start -%}
         {{ return(rebuild) }}
     {%- endif -%}
-    {%- set as_of = ga4_retention_as_of() -%}
-    {%- if as_of is not none -%}
-        {%- set cutoffs = {} -%}
-        {%- for category in ga4_retention_years() -%}
-            {%- do cutoffs.update({category: ga4_retention_cutoff_date(category, as_of)}) -%}
-        {%- endfor -%}
-        {%- set oldest = {'sessions': found[1], 'conversions': found[2], 'events': found[3]} -%}
+    {%- set settled_before = [found[0], [settled_before, reach.start] | min] | max -%}
+    {%- set retained_as_of = found[1] -%}
+    {%- set expired_months = {} -%}
+    {%- if as_of is not none and (retained_as_of is none or as_of > retained_as_of) -%}
+        {%- set oldest = {'sessions': found[2], 'conversions': found[3], 'events': found[4]} -%}
         {%- for source in sources -%}
-            {%- set cutoff = cutoffs[source.retention] if source.retention else cutoffs.values() | max -%}
-            {%- if oldest[source.name] is not none and oldest[source.name] < cutoff -%}
-                {{ return(rebuild) }}
+            {%- set months = [] -%}
+            {%- for category in source.categories -%}
+                {%- set cutoff = ga4_retention_cutoff_date(category, as_of) -%}
+                {%- if oldest[source.name] is not none and oldest[source.name] < cutoff -%}
+                    {%- if retained_as_of is none or cutoff > settled_before -%}
+                        {{ return(rebuild) }}
+                    {%- endif -%}
+                    {#- the days expired since: from the last cutoff (or the oldest row) -#}
+                    {%- set first = [ga4_retention_cutoff_date(category, retained_as_of), oldest[source.name]] | max -%}
+                    {%- for offset in range((cutoff.year - first.year) * 12 + cutoff.month - first.month + 1) -%}
+                        {%- set index = first.month - 1 + offset -%}
+                        {%- set month = first.replace(year=first.year + index // 12, month=index % 12 + 1, day=1) -%}
+                        {%- if month < cutoff and month not in months -%}
+                            {%- do months.append(month) -%}
+                        {%- endif -%}
+                    {%- endfor -%}
+                {%- endif -%}
+            {%- endfor -%}
+            {%- if months -%}
+                {%- do expired_months.update({source.name: months | sort}) -%}
             {%- endif -%}
         {%- endfor -%}
+        {%- set retained_as_of = as_of -%}
     {%- endif -%}
     {{ return({
         'mode': 'update',
         'start': reach.start,
         'end': reach.end,
-        'settled_before': [found[0], [settled_before, reach.start] | min] | max,
+        'settled_before': settled_before,
+        'retained_as_of': retained_as_of,
+        'expired_months': expired_months,
     }) }}
 {%- endmacro %}
 
-{#- SQL: every source's rows of the days `plan` reads (all on a rebuild), one row per pair
-    and day, the days before `plan.settled_before` in one row per pair. -#}
+{#- SQL: every source's rows of the days `plan` reads, one row per pair and day, the days
+    before `plan.settled_before` in one row per pair and month: on a rebuild every day; on an
+    update the days re-processed, and each month retention expired days of (its settled row,
+    read again from the days kept before the settled line). -#}
 {% macro ga4_user_state_source_days(sources, plan) -%}
     {%- set selects = [] -%}
     {%- for source in sources -%}
+        {%- set column = source.date_column -%}
+        {%- set ranges = [] -%}
+        {%- if plan.mode == 'update' -%}
+            {%- do ranges.append(column ~ ' >= ' ~ date_literal(plan.start) ~ ' and ' ~ column ~ ' <= ' ~ date_literal(plan.end)) -%}
+            {%- for month in plan.expired_months.get(source.name, []) -%}
+                {%- set before = [plan.settled_before, truffle_next_month_of(month)] | min -%}
+                {%- do ranges.append(column ~ ' >= ' ~ date_literal(month) ~ ' and ' ~ column ~ ' < ' ~ date_literal(before)) -%}
+            {%- endfor -%}
+        {%- else -%}
+            {%- do ranges.append(truffle_every_partition_filter(column) or 'true') -%}
+        {%- endif -%}
+        {%- set bucket_month = truffle_month_start(column) -%}
         {%- set bucket_date -%}
-            case when {{ source.date_column }} >= {{ date_literal(plan.settled_before) }} then {{ source.date_column }} end
+            case when {{ column }} >= {{ date_literal(plan.settled_before) }} then {{ column }} end
         {%- endset -%}
-        {%- set days_read -%}
-            {%- if plan.mode == 'update' -%}
-            {{ source.date_column }} >= {{ date_literal(plan.start) }} and {{ source.date_column }} <= {{ date_literal(plan.end) }}
-            {%- else -%}
-            {{ truffle_every_partition_filter(source.date_column) or 'true' }}
-            {%- endif -%}
-        {%- endset -%}
-        {%- set select -%}
+        {%- for days_read in ranges -%}
+            {%- set select -%}
     select
         '{{ source.name }}' as source_name,
         user_pseudo_id,
         user_id,
+        {{ bucket_month }} as bucket_month,
         {{ bucket_date }} as bucket_date,
         {{ ga4_user_state_figures(from_source=source.name) | join(',\n        ') }}
     from {{ source.relation }}
     where coalesce(user_id, user_pseudo_id) is not null and {{ days_read }}
-    group by user_pseudo_id, user_id, {{ bucket_date }}
-        {%- endset -%}
-        {%- do selects.append(select) -%}
+    group by user_pseudo_id, user_id, {{ bucket_month }}, {{ bucket_date }}
+            {%- endset -%}
+            {%- do selects.append(select) -%}
+        {%- endfor -%}
     {%- endfor -%}
     {{ return(selects | join('\n    union all\n')) }}
 {%- endmacro %}
@@ -296,9 +338,14 @@
     {{ return(columns) }}
 {%- endmacro %}
 
-{#- The state's columns after its key and settled_before, in order. -#}
+{#- The state's grain: a source's device / login pair, month and day (null: settled). -#}
+{% macro ga4_user_state_grain() -%}
+    {{ return(['source_name', 'user_pseudo_id', 'user_id', 'bucket_month', 'bucket_date']) }}
+{%- endmacro %}
+
+{#- The state's columns after its key, settled_before and retained_as_of, in order. -#}
 {% macro ga4_user_state_columns() -%}
-    {%- set columns = ['source_name', 'user_pseudo_id', 'user_id', 'bucket_date'] -%}
+    {%- set columns = ga4_user_state_grain() -%}
     {%- for measure in ga4_user_state_measures() -%}
         {%- do columns.append(measure.column) -%}
     {%- endfor -%}

@@ -9,6 +9,7 @@
 {#- How this run writes the state: `update` (the stored state plus the days this run
     re-processed) or `rebuild` (from every row of the sources), and the boundaries. -#}
 {%- set plan = ga4_user_state_plan(sources, state_columns) %}
+{%- set retained_as_of = date_literal(plan.retained_as_of) if plan.retained_as_of else 'cast(null as date)' %}
 
 {{
     config(
@@ -19,15 +20,18 @@
 
 {#- The state behind user_attributes: per source (sessions, conversions, the events mart when
     user properties are declared), per device / login pair (user_pseudo_id, user_id), the
-    figures of the days before `settled_before` folded into one row (bucket_date null) and
-    one row per later day. A nightly reads this table (small: one row per pair, plus the
-    pairs active in the last days) and the days it re-processed of its sources, never their
-    history, and combines again only the pairs whose days cross `settled_before` (the other
-    rows pass through); the person a row belongs to is resolved where it is read
+    figures of the days before `settled_before` folded into one row per month (bucket_date
+    null) and one row per later day. A nightly reads this table (small: one row per pair and
+    month active, plus the pairs active in the last days) and the days it re-processed of its
+    sources, never their history, and combines again only the pairs' months whose days cross
+    `settled_before` (the other rows pass through); the person a row belongs to is resolved where it is read
     (int_users_combined, through the device map). Rebuilt from every row of the sources on a full
     build, and whenever an update could not equal a rebuild: a backfill or rewrite older than
-    `settled_before`, retention expiring days the state holds, a change of the declared user
-    properties (ga4_user_state_plan). -#}
+    `settled_before`, a change of the declared user properties (ga4_user_state_plan).
+    Retention never rebuilds it: the state keeps the date retention was last counted from
+    (retained_as_of), and the months holding days that expired since are read again from
+    the days the sources keep (their settled rows; a month of partitions per category and
+    night). -#}
 
 with
 {%- if plan.mode == 'update' %}
@@ -40,50 +44,67 @@ erased_identities as (
     select * from {{ ref('int_erased_identities') }}
 ),
 
--- an erased identity's rows go (its sessions and conversions were deleted from the marts)
+-- an erased identity's rows go (its sessions and conversions were deleted from the marts);
+-- so do the days this run reads again, and the settled rows (and days before the settled
+-- line) of the months retention expired days of: read again from the days the sources keep
 kept_prior as (
     select * from prior
     where
         {{ ga4_not_erased() }}
+        and (
+            bucket_date is null
+            or bucket_date < {{ date_literal(plan.start) }}
+            or bucket_date > {{ date_literal(plan.end) }}
+        )
+        {%- for source_name, months in plan.expired_months.items() %}
+        and not (
+            source_name = '{{ source_name }}'
+            and bucket_month in ({% for month in months %}{{ date_literal(month) }}{{ ', ' if not loop.last }}{% endfor %})
+            and (bucket_date is null or bucket_date < {{ date_literal(plan.settled_before) }})
+        )
+        {%- endfor %}
 ),
 
--- the pairs with days now older than the kept days: only their settled row changes
-folding_pairs as (
+-- the pairs' months with days now older than the kept days: only their settled row changes
+folding_months as (
     select distinct
         source_name,
         user_pseudo_id,
-        user_id
+        user_id,
+        bucket_month
     from kept_prior
     where bucket_date < {{ date_literal(plan.settled_before) }}
 ),
 
--- each stored row, marked when its pair folds (ids may be null: compared null-safe)
+-- each stored row, marked when its pair's month folds (ids may be null: compared null-safe)
 marked_prior as (
     select
         kept_prior.*,
-        folding_pairs.source_name is not null as is_folding
+        folding_months.source_name is not null as is_folding
     from kept_prior
-    left join folding_pairs
+    left join folding_months
         on
-            kept_prior.source_name = folding_pairs.source_name
-            and kept_prior.user_pseudo_id is not distinct from folding_pairs.user_pseudo_id
-            and kept_prior.user_id is not distinct from folding_pairs.user_id
+            kept_prior.source_name = folding_months.source_name
+            and kept_prior.user_pseudo_id is not distinct from folding_months.user_pseudo_id
+            and kept_prior.user_id is not distinct from folding_months.user_id
+            and kept_prior.bucket_month = folding_months.bucket_month
 ),
 
--- those pairs' days older than the kept days fold into their settled row
+-- those months' days older than the kept days fold into the month's settled row
 folded as (
     select
         source_name,
         user_pseudo_id,
         user_id,
+        bucket_month,
         cast(null as date) as bucket_date,
         {{ combined | join(',\n        ') }}
     from marked_prior
     where is_folding and (bucket_date is null or bucket_date < {{ date_literal(plan.settled_before) }})
-    group by source_name, user_pseudo_id, user_id
+    group by source_name, user_pseudo_id, user_id, bucket_month
 ),
 
--- every other pair's settled row, as it was
+-- every other settled row, as it was
 settled as (
     select
         {{ state_columns | join(',\n        ') }}
@@ -91,14 +112,12 @@ settled as (
     where not is_folding and bucket_date is null
 ),
 
--- kept days this run did not re-process, as they were
+-- kept days this run did not read again, as they were
 kept_days as (
     select
         {{ state_columns | join(',\n        ') }}
     from kept_prior
-    where
-        bucket_date >= {{ date_literal(plan.settled_before) }}
-        and (bucket_date < {{ date_literal(plan.start) }} or bucket_date > {{ date_literal(plan.end) }})
+    where bucket_date >= {{ date_literal(plan.settled_before) }}
 ),
 {%- endif %}
 
@@ -121,8 +140,9 @@ state_rows as (
 
 final as (
     select
-        {{ truffle_hash_key(['source_name', 'user_pseudo_id', 'user_id', 'bucket_date']) }} as user_state_key,
+        {{ truffle_hash_key(ga4_user_state_grain()) }} as user_state_key,
         {{ date_literal(plan.settled_before) }} as settled_before,
+        {{ retained_as_of }} as retained_as_of,
         *
     from state_rows
 )

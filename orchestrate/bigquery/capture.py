@@ -60,9 +60,24 @@ _ORDINARY_NIGHT: dict[str, Any] = {
     "new erasure requests": lambda run_date: [0],
     "pending erasures": lambda run_date: [0],
     "retention partitions": lambda run_date: [0],
-    # the users' state: settled up to, and first seen / converted / event days, at the start
-    # of the history
-    "users state": lambda run_date: [run_date - dt.timedelta(days=ORDINARY_HISTORY_DAYS)] * 4,
+    # the users' state: settled up to the start of the history, retention counted from the
+    # day before, and first seen / converted / event days at the start of the history
+    "users state": lambda run_date: [
+        run_date - dt.timedelta(days=ORDINARY_HISTORY_DAYS),
+        run_date - dt.timedelta(days=1),
+        *[run_date - dt.timedelta(days=ORDINARY_HISTORY_DAYS)] * 3,
+    ],
+}
+# The night on which every path runs answers every count with 1, and the users' state as
+# the ordinary night's holding rows past every retention cutoff: the update that reads
+# again the months of the day each category expired is sent and proven (the state's
+# rebuild is the full build's statement).
+_EVERY_PATH_NIGHT: dict[str, Any] = {
+    "users state": lambda run_date: [
+        run_date - dt.timedelta(days=ORDINARY_HISTORY_DAYS),
+        run_date - dt.timedelta(days=1),
+        *[dt.date(1900, 1, 1)] * 3,
+    ],
 }
 _LOOKUP_NAME = re.compile(r"/\* truffle lookup: ([a-z ()]+?) \*/")
 
@@ -359,9 +374,10 @@ class OfflineClient:
         fields = schema_fields(dict(columns))
         if resource_type == "unit_test":
             return fields, []  # the comparison of actual and expected rows: nothing differs
-        named = _LOOKUP_NAME.search(statements[-1]) if self.night == "ordinary" else None
-        if named and named.group(1) in _ORDINARY_NIGHT:
-            values = _ORDINARY_NIGHT[named.group(1)](self.run_date)
+        answers = _ORDINARY_NIGHT if self.night == "ordinary" else _EVERY_PATH_NIGHT
+        named = _LOOKUP_NAME.search(statements[-1])
+        if named and named.group(1) in answers:
+            values = answers[named.group(1)](self.run_date)
             return fields, [{name: value for (name, _), value in zip(columns, values, strict=True)}]
         row = {
             name: _plausible(kind, self.run_date, passing_test=resource_type == "test")

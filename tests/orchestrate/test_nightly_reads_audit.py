@@ -4,7 +4,7 @@ and the days it reads of each (orchestrate.audit). No statement may read a parti
 outside the window ±1 day, except the reads listed in nightly_reads_allowlist.yml, each with
 its owner, why, and the nights that send it: an ordinary night (no new erasure request, a
 warehouse younger than its retention) and a night on which every path runs (the proof's
-capture: a new erasure request, rows past a retention cutoff, the users' state rebuilt). The
+capture: a new erasure request, rows past every retention cutoff). The
 list must shrink to nothing: a read not listed fails the test, and so does a listed read that
 no statement sends any more (remove its entry)."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from orchestrate.dbt import run_dbt
 from orchestrate.settings import Settings
-from tests.orchestrate.conftest import GENERATED_CONFIG, REPO, Warehouse
+from tests.orchestrate.conftest import GENERATED_CONFIG, REPO, Warehouse, table_checksum
 
 
 def as_of(day: dt.date) -> dict[str, object]:
@@ -151,3 +151,99 @@ def test_a_nightly_retention_reads_only_the_days_that_expired(
     recorded = [sql for _, sql in statements if sql.startswith("insert into")]
     assert not [sql for sql in recorded if "int_retentions_applied" in sql]
     assert by_category(again) == after
+
+
+def test_expiring_rows_update_the_users_state_from_the_expired_months_only(
+    tmp_path: Path,
+) -> None:
+    """The users' state settles per pair and month and keeps the date retention was last
+    counted from, so a nightly on which rows expire reads again only the months holding the
+    days that expired since (their settled rows), instead of rebuilding the state from every
+    session and conversion kept (every night, on a warehouse older than its retention). An
+    export over a month boundary (Feb 26 - Mar 3), settled from the first build on (one-day
+    span, no lookback: the settled line is Mar 2); user activity kept a year, counted from a
+    year after Feb 28, then Mar 2: each night's state is an update that reads the expired
+    months' days kept and nothing older, and equals the state rebuilt from the same marts
+    (user_attributes and the audiences); the sessions, events and items equal a full build
+    as of the same date (the conversions do not: a nightly keeps a conversion as a
+    transaction, with its session's attribution, where a full build drops a sign_up with its
+    event and attributes a conversion whose session expired to '(not set)'; open)."""
+    from orchestrate.demo_data import GeneratorConfig, generate_export
+    from tests.orchestrate.conftest import make_warehouse
+
+    config = GeneratorConfig(
+        end_date=dt.date(2026, 3, 3), days=6, users=150, seed=7, json_days=0, intraday_days=0
+    )
+    export = tmp_path / "export"
+    generate_export(export, config)
+    variables = {
+        "ga4_property_time_zone": config.time_zone,
+        "ga4_session_max_span_days": 1,
+        "ga4_lookback_days": 0,
+        "retention_years_user_activity": 1,
+        "ga4_run_date": config.end_date.isoformat(),
+    }
+    nightly = make_warehouse(tmp_path / "nightly", export, variables)
+    settled_months = (
+        "select count(distinct bucket_month) from int_users_aggregated where bucket_date is null"
+    )
+    assert nightly.scalar(settled_months) == 2, (
+        "the first build should hold settled rows of February and of March"
+    )
+    compiled = (
+        nightly.target_path / "compiled" / "random_truffle" / "models" / "intermediate"
+    ) / "int_users_aggregated.sql"
+    # Feb 28: Feb 26-27 expired, February is read again (Feb 1 - Mar 1); Mar 2: Feb 28 - Mar 1
+    # expired, February and March before the settled line (Mar 1) are read again
+    reads = {
+        dt.date(2026, 2, 28): ["'2026-02-01' as date) and session_start_date < cast('2026-03-01'"],
+        dt.date(2026, 3, 2): [
+            "'2026-02-01' as date) and session_start_date < cast('2026-03-01'",
+            "'2026-03-01' as date) and session_start_date < cast('2026-03-02'",
+        ],
+    }
+    people = (
+        "select * exclude (as_of_date, days_since_first_seen, days_since_last_seen)"
+        " from user_attributes order by all"
+    )
+    for cutoff, expected_reads in reads.items():
+        extra = {
+            "ga4_retention_as_of": cutoff.replace(year=cutoff.year + 1).isoformat(),
+            "ga4_allow_deletes": True,
+        }
+        nightly.build(extra_vars=extra)
+        sql = " ".join(compiled.read_text().split())
+        assert "kept_prior" in sql, "the users' state should be updated, not rebuilt"
+        assert "1900-01-01" not in sql
+        for read in expected_reads:
+            bounded = f"is not null and session_start_date >= cast({read} as date)"
+            assert bounded in sql
+        assert nightly.scalar("select min(first_seen_date) from int_users_aggregated") == cutoff
+        assert nightly.scalar("select max(retained_as_of) from int_users_aggregated") == (
+            cutoff.replace(year=cutoff.year + 1)
+        )
+        # the oracle: the state rebuilt from the same marts
+        rebuilt_path = tmp_path / f"rebuilt-{cutoff}.duckdb"
+        shutil.copy(nightly.path, rebuilt_path)
+        rebuilt = Warehouse(
+            rebuilt_path,
+            Settings(project_dir=REPO, vars=dict(nightly.settings.vars), duckdb_path=rebuilt_path),
+            tmp_path / f"rebuilt-{cutoff}",
+            nightly.run,
+        )
+        rebuilt.build("--select", "int_users_aggregated+", "--full-refresh", extra_vars=extra)
+        assert (
+            "kept_prior"
+            not in (rebuilt.target_path / "compiled" / "random_truffle" / "models" / "intermediate")
+            .joinpath("int_users_aggregated.sql")
+            .read_text()
+        )
+        assert nightly.query(people) == rebuilt.query(people)
+        for table in ("int_users_combined", "int_audience_members_evaluated", "audience_metrics"):
+            assert table_checksum(nightly.path, table) == table_checksum(rebuilt.path, table)
+        full = make_warehouse(tmp_path / f"full-{cutoff}", export, {**variables, **extra})
+        for table in ("events", "sessions", "items"):
+            assert table_checksum(nightly.path, table) == table_checksum(full.path, table)
+        assert nightly.scalar("select count(*) from user_attributes") == full.scalar(
+            "select count(*) from user_attributes"
+        )
