@@ -209,7 +209,8 @@
     Retention never needs the whole history: the state keeps the date retention was last
     counted from, so the days that expired since are known per category (one a night), and
     only the settled rows of their months change: those months are read again from the days
-    the sources keep (a source holding nothing older than the cutoff expires nothing).
+    the sources keep (a source holding nothing older than the cutoff expires nothing). A run
+    that skips destructive steps counts none: its sources still hold what expired.
 
     It rebuilds when an update could not equal a rebuild: no stored state, a full refresh,
     stored columns that differ (declared user properties changed, or a state from before
@@ -220,8 +221,11 @@
     {%- set nightly = ga4_nightly_window() -%}
     {%- set span = modules.datetime.timedelta(days=ga4_session_span_days()) -%}
     {%- set settled_before = nightly.start - span -%}
-    {#- (a unit test's state is never counted: it would only ask for the newest export day) -#}
-    {%- set as_of = ga4_retention_as_of() if model.resource_type != 'unit_test' else none -%}
+    {#- retention is counted only on a run that deletes what expired (not when the run skips
+        destructive steps: the sources still hold those rows, to be deleted by a later run);
+        a unit test's state is never counted (it would only ask for the newest export day) -#}
+    {%- set counted = model.resource_type != 'unit_test' and not var('ga4_skip_deletes', false) -%}
+    {%- set as_of = ga4_retention_as_of() if counted else none -%}
     {%- set rebuild = {'mode': 'rebuild', 'settled_before': settled_before, 'retained_as_of': as_of, 'expired_months': {}} -%}
     {%- if var('ga4_render_incremental', false) -%}
         {#- the offline proof: the update form, as the run it renders would (a nightly, or a
