@@ -52,11 +52,7 @@
     date_trunc({{ expression }}, month)
 {%- endmacro %}
 
-{#- The first day of a Python date's month, and of the month after it. -#}
-{% macro truffle_month_of(day) -%}
-    {{ return(day.replace(day=1)) }}
-{%- endmacro %}
-
+{#- The first day of the month after a Python date's. -#}
 {% macro truffle_next_month_of(day) -%}
     {{ return((day.replace(day=28) + modules.datetime.timedelta(days=4)).replace(day=1)) }}
 {%- endmacro %}
