@@ -165,11 +165,11 @@
 
 {#- The filter that keeps an erased identity's rows out of a model's table at write: neither
     the row's user_id nor its user_pseudo_id is among the erased identities (`erased`, the
-    model's import CTE of int_erased_identities). A null id is no identity, so it never
-    matches (without the coalesce, `not in` on a null would drop the row). -#}
+    model's import CTE of int_erased_identities, or the relation). A null id is no identity,
+    so it never matches (without the coalesce, `not in` on a null would drop the row). -#}
 {% macro ga4_not_erased(erased='erased_identities', columns=['user_id', 'user_pseudo_id']) -%}
     {%- for column in columns %}
         {% if not loop.first %}and {% endif -%}
-        coalesce({{ column }}, '') not in (select {{ erased }}.erased_identity from {{ erased }})
+        coalesce({{ column }}, '') not in (select erased_identity from {{ erased }})
     {%- endfor %}
 {%- endmacro %}

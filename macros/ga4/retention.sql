@@ -100,13 +100,21 @@
     crossed a category's cutoff since then (one day per category on an ordinary night, the
     missed days after a gap) as a literal list. Every partition before the latest cutoff is
     read only when the ledger has no row for the table (a full build, a first run) or when
-    the run wrote days near a cutoff (a backfill of year-old days). -#}
-{% macro ga4_apply_retention(category_column, date_column) -%}
+    the run wrote days near a cutoff (a backfill of year-old days).
+
+    `relation`: another model's table (default: this model's). `read_by`: a model that reads
+    this table's expiring rows later in the run (the conversions' attribution reads the
+    sessions they happened in, kept as long as conversions are); when it is selected, its
+    own hooks apply this table's retention after it (`relation`), and this hook does
+    nothing. -#}
+{% macro ga4_apply_retention(category_column, date_column, relation=none, read_by=none) -%}
+    {%- set relation = relation or this -%}
     {%- set as_of = ga4_retention_as_of() if execute and not var('ga4_render_incremental', false) else none -%}
-    {%- set predicate = ga4_retention_predicate(category_column, date_column, as_of) if as_of is not none else none -%}
-    {%- if predicate and truffle_guard_delete(this, 'retention', date_column, predicate, check_recent=true,
+    {%- set as_of = none if ga4_retention_read_later(read_by) else as_of -%}
+    {%- set predicate = ga4_retention_predicate(category_column, date_column, as_of, relation) if as_of is not none else none -%}
+    {%- if predicate and truffle_guard_delete(relation, 'retention', date_column, predicate, check_recent=true,
                                                detail='older than its retention as of ' ~ as_of) %}
-    delete from {{ this }}
+    delete from {{ relation }}
     where
         {{ predicate }}
     {%- else -%}
@@ -114,11 +122,18 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- SQL: the rows of this model's table (`this`) retention removes as of `as_of`, bounded as
+{#- Whether the model `read_by` (a name, or none) is selected in this run: it reads the
+    current model's expiring rows after it, and applies their retention itself. -#}
+{% macro ga4_retention_read_later(read_by) -%}
+    {{ return(read_by is not none and ('model.' ~ project_name ~ '.' ~ read_by) in selected_resources) }}
+{%- endmacro %}
+
+{#- SQL: the rows of a table (`relation`, default `this`) retention removes as of `as_of`, bounded as
     ga4_apply_retention says; none when no day can have crossed a cutoff since the last run,
     or when the days that did hold no rows (BigQuery's partition metadata says so without
     reading them: a warehouse younger than its retention reads no table data for it). -#}
-{% macro ga4_retention_predicate(category_column, date_column, as_of) -%}
+{% macro ga4_retention_predicate(category_column, date_column, as_of, relation=none) -%}
+    {%- set relation = relation or this -%}
     {#- a constant category (sessions, conversions) expires on its own cutoff only -#}
     {%- set constant = category_column.strip("'") if category_column.startswith("'") else none -%}
     {%- set categories = [constant] if constant else ga4_retention_years() | list -%}
@@ -128,7 +143,7 @@
     {%- endfor -%}
     {%- set expired = 'not (' ~ ga4_within_retention(category_column, date_column, as_of) ~ ')' -%}
     {%- set unbounded = date_column ~ ' < ' ~ date_literal(cutoffs | max) ~ ' and ' ~ expired -%}
-    {%- set pending = ga4_retention_pending_days(this, as_of) -%}
+    {%- set pending = ga4_retention_pending_days(relation, as_of) -%}
     {%- if pending is none -%}
         {{ return(unbounded) }}
     {%- endif -%}
@@ -143,7 +158,7 @@
     {%- if near or days | length > 400 -%}
         {{ return(date_column ~ ' >= ' ~ date_literal((([written_from] if near else []) + days[:1]) | min) ~ ' and ' ~ unbounded) }}
     {%- endif -%}
-    {%- if not days or not truffle_days_hold_rows(this, days) -%}
+    {%- if not days or not truffle_days_hold_rows(relation, days) -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set listed = [] -%}
@@ -191,10 +206,12 @@
 
 {#- Post-hook after ga4_apply_retention: record in the ledger the date retention was applied
     as of (not when the run skips destructive steps; a refused retention fails the model
-    before this runs). Sends nothing when the ledger already says so. -#}
-{% macro ga4_record_retention(relation) -%}
+    before this runs). Sends nothing when the ledger already says so, or when `read_by`
+    applies the retention later in the run (ga4_apply_retention). -#}
+{% macro ga4_record_retention(relation, read_by=none) -%}
     {%- set ledger = ref('int_retentions_applied') -%}
     {%- set as_of = ga4_retention_as_of() if execute and not var('ga4_render_incremental', false) else none -%}
+    {%- set as_of = none if ga4_retention_read_later(read_by) else as_of -%}
     {%- set record = as_of is not none and not var('ga4_skip_deletes', false)
         and ga4_retention_pending_days(relation, as_of) != 0 -%}
     {%- if record -%}

@@ -120,18 +120,23 @@
 {%- endmacro %}
 
 {#- How many whole days before its event a session of the window's events began (the
-    event's time minus its ga_session_id, looked up over the window's stored events, or
+    event's time minus its ga_session_id, looked up over the window's recorded events, or
     `events` where `scope`), at most the span; 0 when nothing is looked up (offline). -#}
 {% macro ga4_session_lag_days(incremental=none, events=none, scope=none) -%}
     {%- if not execute or var('ga4_render_offline', false) -%}
         {{ return(0) }}
     {%- endif -%}
+    {%- set where = (scope or ga4_window_filter('event_date', incremental=incremental)) ~ ' and session_key is not null' -%}
     {%- set lag_lookup -%}
         select max(floor(
             (event_timestamp_micros / 1000000 - {{ truffle_safe_cast('ga_session_id', 'int') }}) / 86400
         ))
-        from {{ events if events is not none else ref('int_events_recorded') }}
-        where {{ scope or ga4_window_filter('event_date', incremental=incremental) }} and session_key is not null
+        {%- if events is not none %}
+        from {{ events }}
+        where {{ where }}
+        {%- else %}
+        from ({{ ga4_recorded_events(where, ['event_timestamp_micros', 'ga_session_id']) }}) as recorded_events
+        {%- endif %}
     {%- endset -%}
     {%- set lag = run_query(lag_lookup).rows[0][0] -%}
     {{ return([[(lag or 0) | int, 0] | max, ga4_session_span_days()] | min) }}
@@ -142,8 +147,7 @@
 {% macro ga4_touched_session_keys(stored_sessions, stored_from=none, incremental=none) -%}
     {%- set window = ga4_window(incremental) -%}
     {%- set stored_from = stored_from or window.start - modules.datetime.timedelta(days=1) -%}
-    select session_key from {{ ref('int_events_recorded') }}
-    where {{ ga4_window_filter('event_date', incremental=incremental) }} and session_key is not null
+    {{ ga4_recorded_events(ga4_window_filter('event_date', incremental=incremental) ~ ' and session_key is not null', ['session_key']) }}
     union all
     select session_key from {{ stored_sessions }}
     where
@@ -194,8 +198,7 @@
     where
         {{ ga4_window_filter('session_start_date') }}
         and session_key not in (
-            select session_key from {{ ref('int_events_recorded') }}
-            where {{ ga4_window_filter('event_date') }} and session_key is not null
+            {{ ga4_recorded_events(ga4_window_filter('event_date') ~ ' and session_key is not null', ['session_key']) }}
         )
     {%- else -%}
     select 1 as nothing_vanished

@@ -25,9 +25,10 @@
 
 with
 
+-- every event recorded, whatever its category's retention: a conversion is kept as a
+-- transaction (ga4_recorded_events)
 events as (
-    select * from {{ ref('int_events_recorded') }}
-    where {{ ga4_window_filter('event_date') }}
+    {{ ga4_recorded_events(ga4_window_filter('event_date')) }}
 ),
 
 conversion_definitions as (

@@ -26,18 +26,12 @@
 
 with
 
--- quarantined rows stay in staging (stg_ga4__events_quarantined), out of the marts; the
--- items arrays go to the items mart
-staged_events as (
-    select {{ truffle_star_except(['quarantine_reason', 'raw_record', 'items']) }}
-    from {{ ref('stg_ga4__events') }}
-    where
-        {{ ga4_window_filter('event_date') }}
-        and quarantine_reason is null
-),
-
-erased_identities as (
-    select * from {{ ref('int_erased_identities') }}
+-- the window's events as recorded (ga4_recorded_events): quarantined rows stay in staging
+-- (stg_ga4__events_quarantined), the items arrays go to the items mart, and nothing of an
+-- erased user (or their devices: int_erased_identities lists every device seen logged in as
+-- one, and the device map never points to one) enters the marts
+recorded_events as (
+    {{ ga4_recorded_events(ga4_window_filter('event_date')) }}
 ),
 
 retention_categories as (
@@ -47,22 +41,17 @@ retention_categories as (
 -- retention: each event's category decides how long it is kept (unlisted: interaction)
 categorised as (
     select
-        staged_events.*,
+        recorded_events.*,
         coalesce(retention_categories.retention_category, 'interaction') as retention_category
-    from staged_events
+    from recorded_events
     left join retention_categories
-        on staged_events.event_name = retention_categories.event_name
+        on recorded_events.event_name = retention_categories.event_name
 ),
 
--- erasure requests: nothing of an erased user (or their devices: int_erased_identities
--- lists every device seen logged in as one, and the device map never points to one) enters
--- the marts; nothing past its retention either
+-- nothing past its category's retention
 kept as (
     select * from categorised
-    where
-        {{ ga4_within_retention('retention_category', 'event_date') }}
-        and
-        {{ ga4_not_erased() }}
+    where {{ ga4_within_retention('retention_category', 'event_date') }}
 ),
 
 final as (

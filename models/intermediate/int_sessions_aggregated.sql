@@ -12,8 +12,8 @@
             "{{ ga4_drop_vanished_sessions() }}",
             "{{ ga4_erase_identities_from(this, 'session_start_date') }}",
             "{{ ga4_record_erasures(this) }}",
-            "{{ ga4_apply_retention(\"'user_activity'\", 'session_start_date') }}",
-            "{{ ga4_record_retention(this) }}",
+            "{{ ga4_apply_retention(\"'user_activity'\", 'session_start_date', read_by='int_sessions_converted') }}",
+            "{{ ga4_record_retention(this, read_by='int_sessions_converted') }}",
         ],
     )
 }}
@@ -27,12 +27,14 @@ with
 
 -- a session's facts come from all its events, whatever day they landed in (pitfall 3): an
 -- incremental run reads from the first start to the last end of the sessions the window
--- touches (ga4_session_reach: the day before the window at least), and the day after
+-- touches (ga4_session_reach: the day before the window at least), and the day after.
+-- Every event recorded, whatever its category's retention: a session is kept as user
+-- activity and counts its events as they were (ga4_recorded_events)
 session_events as (
-    select * from {{ ref('int_events_recorded') }}
-    where
-        session_key is not null
-        and {{ ga4_reach_filter(reach, 'event_date', extra_days_before=0 if reach else 1, extra_days_after=1) }}
+    {{ ga4_recorded_events(
+        'session_key is not null and '
+        ~ ga4_reach_filter(reach, 'event_date', extra_days_before=0 if reach else 1, extra_days_after=1)
+    ) }}
 ),
 
 -- the traffic each event carries: newer exports' collected_traffic_source, else the

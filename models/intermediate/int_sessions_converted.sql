@@ -15,11 +15,14 @@
             "{{ ga4_record_erasures(this) }}",
             "{{ ga4_apply_retention(\"'user_activity'\", 'session_start_date') }}",
             "{{ ga4_record_retention(this) }}",
+            "{{ ga4_apply_retention(\"'user_activity'\", 'session_start_date', ref('int_sessions_aggregated')) }}",
+            "{{ ga4_record_retention(ref('int_sessions_aggregated')) }}",
         ],
     )
 }}
 
--- depends_on: {{ ref('int_events_recorded') }}
+-- depends_on: {{ ref('stg_ga4__events') }}
+-- depends_on: {{ ref('int_erased_identities') }}
 {%- set reach = ga4_session_reach(ref('int_sessions_aggregated')) if ga4_is_incremental() else none %}
 {{ reach.marker if reach }}
 

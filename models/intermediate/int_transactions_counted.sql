@@ -18,9 +18,9 @@
 
 with
 
+-- every event recorded, as the conversions read them (ga4_recorded_events)
 events as (
-    select * from {{ ref('int_events_recorded') }}
-    where {{ ga4_window_filter('event_date', incremental=plan.mode == 'update') }}
+    {{ ga4_recorded_events(ga4_window_filter('event_date', incremental=plan.mode == 'update')) }}
 ),
 
 conversion_definitions as (

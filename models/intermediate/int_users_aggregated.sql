@@ -1,5 +1,6 @@
 -- depends_on: {{ ref('events') }}
 -- depends_on: {{ ref('int_events_recorded') }}
+-- depends_on: {{ ref('stg_ga4__events') }}
 -- depends_on: {{ ref('int_sessions_aggregated') }}
 -- depends_on: {{ ref('int_erased_identities') }}
 {%- set sources = ga4_user_state_sources() %}

@@ -96,19 +96,25 @@ def test_every_statement_of_a_build_and_a_nightly_is_proven(
     hooks = [
         (s.unique_id.split(".")[2], _verb(s.sql)) for s in nightly.statements if s.kind == "hook"
     ]
-    assert {verb for _, verb in hooks} == {"update", "delete", "insert"}
+    assert {verb for _, verb in hooks} == {"update", "delete", "insert", "select"}
+    # but the sessions' retention and its ledger row: int_sessions_converted's hooks send them,
+    # after the conversions read their sessions (ga4_apply_retention's read_by)
+    assert [model for model, verb in hooks if verb == "select"] == ["int_sessions_aggregated"] * 2
     assert [model for model, verb in hooks if verb == "update"] == ["int_erased_identities"]
     assert hooks.count(("int_events_recorded", "delete")) == 2  # erasure, retention
-    assert hooks.count(("int_sessions_converted", "delete")) == 3  # vanished, erasure, retention
+    # vanished, erasure, retention; and int_sessions_aggregated's retention, after the
+    # conversions read their sessions' attribution (ga4_apply_retention's read_by)
+    assert hooks.count(("int_sessions_converted", "delete")) == 4
+    assert hooks.count(("int_sessions_aggregated", "delete")) == 2  # vanished, erasure
     assert hooks.count(("int_erased_identities", "delete")) == 2  # staging, device logins
     for model in (
         "int_events_recorded",
-        "int_sessions_aggregated",
-        "int_sessions_converted",
         "int_conversions_attributed",
         "int_items_unnested",
     ):
         assert hooks.count((model, "insert")) == 2, model  # the erasure and retention ledgers
+    assert hooks.count(("int_sessions_aggregated", "insert")) == 1  # the erasure ledger
+    assert hooks.count(("int_sessions_converted", "insert")) == 3  # and both retentions
     assert hooks.count(("int_erased_identities", "insert")) == 2  # staging, device logins
     assert {s.kind for s in nightly.statements} >= {"temp table", "drop", "lookup", "seed"}
 

@@ -12,8 +12,15 @@ import shutil
 from pathlib import Path
 
 from orchestrate.dbt import run_dbt
+from orchestrate.demo_data import GeneratorConfig, generate_export
 from orchestrate.settings import Settings
-from tests.orchestrate.conftest import GENERATED_CONFIG, REPO, Warehouse, table_checksum
+from tests.orchestrate.conftest import (
+    GENERATED_CONFIG,
+    REPO,
+    Warehouse,
+    make_warehouse,
+    table_checksum,
+)
 
 
 def as_of(day: dt.date) -> dict[str, object]:
@@ -153,6 +160,23 @@ def test_a_nightly_retention_reads_only_the_days_that_expired(
     assert by_category(again) == after
 
 
+def month_boundary_export(tmp_path: Path) -> tuple[Path, dict[str, object]]:
+    """A small generated export over a month boundary (Feb 26 - Mar 3 2026) and the variables
+    of its nightly: one-day session span and no lookback (the settled line is Mar 2), run
+    on its last day."""
+    config = GeneratorConfig(
+        end_date=dt.date(2026, 3, 3), days=6, users=150, seed=7, json_days=0, intraday_days=0
+    )
+    export = tmp_path / "export"
+    generate_export(export, config)
+    return export, {
+        "ga4_property_time_zone": config.time_zone,
+        "ga4_session_max_span_days": 1,
+        "ga4_lookback_days": 0,
+        "ga4_run_date": config.end_date.isoformat(),
+    }
+
+
 def test_expiring_rows_update_the_users_state_from_the_expired_months_only(
     tmp_path: Path,
 ) -> None:
@@ -165,25 +189,10 @@ def test_expiring_rows_update_the_users_state_from_the_expired_months_only(
     year after Feb 28 (first on a run that skips destructive steps: nothing is counted),
     then Mar 2: each night's state is an update that reads the expired
     months' days kept and nothing older, and equals the state rebuilt from the same marts
-    (user_attributes and the audiences); the sessions, events and items equal a full build
-    as of the same date (the conversions do not: a nightly keeps a conversion as a
-    transaction, with its session's attribution, where a full build drops a sign_up with its
-    event and attributes a conversion whose session expired to '(not set)'; open)."""
-    from orchestrate.demo_data import GeneratorConfig, generate_export
-    from tests.orchestrate.conftest import make_warehouse
-
-    config = GeneratorConfig(
-        end_date=dt.date(2026, 3, 3), days=6, users=150, seed=7, json_days=0, intraday_days=0
-    )
-    export = tmp_path / "export"
-    generate_export(export, config)
-    variables = {
-        "ga4_property_time_zone": config.time_zone,
-        "ga4_session_max_span_days": 1,
-        "ga4_lookback_days": 0,
-        "retention_years_user_activity": 1,
-        "ga4_run_date": config.end_date.isoformat(),
-    }
+    (user_attributes and the audiences); every table equals a full build as of the same
+    date (test_a_full_build_equals_the_nightlies_as_retention_passes says why)."""
+    export, variables = month_boundary_export(tmp_path)
+    variables["retention_years_user_activity"] = 1
     nightly = make_warehouse(tmp_path / "nightly", export, variables)
     settled_months = (
         "select count(distinct bucket_month) from int_users_aggregated where bucket_date is null"
@@ -253,8 +262,57 @@ def test_expiring_rows_update_the_users_state_from_the_expired_months_only(
         for table in ("int_users_combined", "int_audience_members_evaluated", "audience_metrics"):
             assert table_checksum(nightly.path, table) == table_checksum(rebuilt.path, table)
         full = make_warehouse(tmp_path / f"full-{cutoff}", export, {**variables, **extra})
-        for table in ("events", "sessions", "items"):
-            assert table_checksum(nightly.path, table) == table_checksum(full.path, table)
-        assert nightly.scalar("select count(*) from user_attributes") == full.scalar(
-            "select count(*) from user_attributes"
-        )
+        tables = ("events", "sessions", "int_sessions_aggregated", "conversions", "items")
+        for table in (*tables, "int_transactions_counted", "int_users_combined"):
+            assert table_checksum(nightly.path, table) == table_checksum(full.path, table), table
+        assert nightly.query(people) == full.query(people)
+
+
+def test_a_full_build_equals_the_nightlies_as_retention_passes(tmp_path: Path) -> None:
+    """Retention keeps each category on its own schedule, and a full build as of a date
+    equals the nightlies that reached it: every derived fact is computed from every event
+    recorded (ga4_recorded_events), not from the events still kept. With interaction events
+    kept a year and user activity two (the defaults' order): a year on, the sessions keep
+    counting the interaction events that expired (as the nightly counted them when the days
+    were new); two years on, the conversions (kept as transactions) outlive their sessions
+    and their events (a sign_up is user activity), and keep both themselves and their
+    sessions' attribution. Every table compared, both dates."""
+    export, variables = month_boundary_export(tmp_path)
+    variables.update(retention_years_interaction=1, retention_years_user_activity=2)
+    nightly = make_warehouse(tmp_path / "nightly", export, variables)
+    sessions = nightly.scalar("select count(*) from sessions")
+    conversions = nightly.query("select conversion_key, source from conversions order by all")
+    interactions = "select count(*) from events where retention_category = 'interaction'"
+    assert nightly.scalar(interactions) > 0
+    people = (
+        "select * exclude (as_of_date, days_since_first_seen, days_since_last_seen)"
+        " from user_attributes order by all"
+    )
+    tables = (
+        "events",
+        "sessions",
+        "int_sessions_aggregated",
+        "conversions",
+        "items",
+        "int_transactions_counted",
+        "int_users_combined",
+    )
+    for day in ("2027-02-28", "2028-02-28"):
+        extra = {"ga4_retention_as_of": day, "ga4_allow_deletes": True}
+        nightly.build(extra_vars=extra)
+        full = make_warehouse(tmp_path / f"full-{day}", export, {**variables, **extra})
+        for table in tables:
+            assert table_checksum(nightly.path, table) == table_checksum(full.path, table), table
+        assert nightly.query(people) == full.query(people)
+    # the schedules did bite: the interaction events and most sessions are gone (the days
+    # from Feb 28 on stay two years), the conversions all stay with their attribution
+    assert nightly.scalar(interactions) == 0
+    assert 0 < nightly.scalar("select count(*) from sessions") < sessions
+    assert nightly.query("select conversion_key, source from conversions order by all") == (
+        conversions
+    )
+    orphaned = (
+        "select count(*) from conversions where session_key not in"
+        " (select session_key from int_sessions_aggregated) and source <> '(not set)'"
+    )
+    assert nightly.scalar(orphaned) > 0
