@@ -47,7 +47,7 @@ NIGHTS: dict[str, str] = {
     "ordinary": f"an ordinary night: {ORDINARY_HISTORY_DAYS} days of history (younger than the "
     "shortest retention), no new erasure request",
     "every path": "every path: a new erasure request, rows past every retention cutoff (the "
-    "users' state drops the expired months) (every count a lookup returns is 1)",
+    "users' state reads the expired days' months again) (every count a lookup returns is 1)",
 }
 # what a statement is, as listed (the BigQuery capture's kinds; DuckDB's delete+insert counts
 # as the incremental model's write, "merge")

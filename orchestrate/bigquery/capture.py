@@ -53,6 +53,15 @@ from orchestrate.settings import Settings
 
 Run = Literal["full", "nightly"]
 
+
+def _users_state(run_date: dt.date, oldest: dt.date | None = None) -> list[dt.date]:
+    """The users' state lookup: settled up to the start of the history, retention counted
+    from the day before, and the first seen / converted / event days (`oldest`, default the
+    start of the history)."""
+    start = run_date - dt.timedelta(days=ORDINARY_HISTORY_DAYS)
+    return [start, run_date - dt.timedelta(days=1), *[oldest or start] * 3]
+
+
 # The ordinary night's (orchestrate.audit.NIGHTS; "every path", the proof's, answers every
 # count with 1) answers to the lookups our macros name (truffle_lookup_name,
 # macros/incremental/strategy.sql): a function of the run date giving the row's values.
@@ -60,24 +69,14 @@ _ORDINARY_NIGHT: dict[str, Any] = {
     "new erasure requests": lambda run_date: [0],
     "pending erasures": lambda run_date: [0],
     "retention partitions": lambda run_date: [0],
-    # the users' state: settled up to the start of the history, retention counted from the
-    # day before, and first seen / converted / event days at the start of the history
-    "users state": lambda run_date: [
-        run_date - dt.timedelta(days=ORDINARY_HISTORY_DAYS),
-        run_date - dt.timedelta(days=1),
-        *[run_date - dt.timedelta(days=ORDINARY_HISTORY_DAYS)] * 3,
-    ],
+    "users state": _users_state,
 }
 # The night on which every path runs answers every count with 1, and the users' state as
 # the ordinary night's holding rows past every retention cutoff: the update that reads
 # again the months of the day each category expired is sent and proven (the state's
 # rebuild is the full build's statement).
 _EVERY_PATH_NIGHT: dict[str, Any] = {
-    "users state": lambda run_date: [
-        run_date - dt.timedelta(days=ORDINARY_HISTORY_DAYS),
-        run_date - dt.timedelta(days=1),
-        *[dt.date(1900, 1, 1)] * 3,
-    ],
+    "users state": lambda run_date: _users_state(run_date, oldest=dt.date(1900, 1, 1)),
 }
 _LOOKUP_NAME = re.compile(r"/\* truffle lookup: ([a-z ()]+?) \*/")
 
