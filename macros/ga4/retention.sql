@@ -125,7 +125,8 @@
 {#- Whether the model `read_by` (a name, or none) is selected in this run: it reads the
     current model's expiring rows after it, and applies their retention itself. -#}
 {% macro ga4_retention_read_later(read_by) -%}
-    {{ return(read_by is not none and ('model.' ~ project_name ~ '.' ~ read_by) in selected_resources) }}
+    {#- this project's package name, also where it is installed as a package of another -#}
+    {{ return(read_by is not none and ('model.' ~ model.package_name ~ '.' ~ read_by) in selected_resources) }}
 {%- endmacro %}
 
 {#- SQL: the rows of a table (`relation`, default `this`) retention removes as of `as_of`, bounded as
