@@ -11,7 +11,7 @@
     says were first sent before the window, so they never read the stored conversions'
     history. A nightly keeps the stored rows first sent outside its window (before it, or
     after a backfill's range) and recomputes the others from the window's events; rebuilt
-    from every stored event on a full build (truffle_table_update_plan). Follows the
+    from every recorded event on a full build (ga4_recorded_events, truffle_table_update_plan). Follows the
     conversions it stands for: an erased identity's sends go, and so do those sent before
     the transaction retention; a transaction whose first send went is counted at its next
     send kept, as a full build counts it. -#}
