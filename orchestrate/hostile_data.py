@@ -10,7 +10,8 @@ exports are. Each damage is counted in the returned ground truth.
 - an unknown extra column; a day without the newer columns next to days that have them;
 - an empty day file;
 - impossible values: an event_timestamp of 2^63-1; NaN, +inf, -inf, -5 and 1e300 in the
-  `value` param; a negative ecommerce tax; a row dated 2099 and one dated 1970 in a normal
+  `value` param; a negative ecommerce tax; a purchase whose items' revenue is NaN and price
+  1e300 (no NUMERIC holds them); a row dated 2099 and one dated 1970 in a normal
   day, and a whole file dated 2099-12-31;
 - a day years old (past its retention: removed, and counted);
 - NDJSON lines that are valid JSON but not objects (two of them identical), and a broken
@@ -162,6 +163,17 @@ def write_hostile_export(out_dir: Path, config: GeneratorConfig = HOSTILE_CONFIG
             "update day set ecommerce = struct_update(ecommerce, tax_value := -3.0) where rn = ?",
             [purchases[4]],
         )
+        # item amounts no NUMERIC holds on a purchase (the quarantine checks the event's; the
+        # day has five purchases: this one's currency is also unknown)
+        connection.execute(
+            "update day set items = list_transform(items, lambda i: struct_update(i, "
+            "item_revenue := cast('nan' as double), price := 1e300)) where rn = ?",
+            [purchases[1]],
+        )
+        device, timestamp, item_count = connection.execute(
+            "select user_pseudo_id, event_timestamp, len(items) from day where rn = ?",
+            [purchases[1]],
+        ).fetchone()
         connection.execute(
             "update day set event_timestamp = 9223372036854775807 where rn = ?", [impossible[5]]
         )
@@ -240,6 +252,11 @@ def write_hostile_export(out_dir: Path, config: GeneratorConfig = HOSTILE_CONFIG
             "empty_day": (config.end_date + dt.timedelta(days=1)).isoformat(),
             "old_schema_day": _day(config, 1).isoformat(),
             "json_day": _day(config, 0).isoformat(),
+            "absurd_item_amounts": {
+                "user_pseudo_id": device,
+                "event_timestamp": timestamp,
+                "items": item_count,
+            },
         }
     )
     return truth

@@ -11,6 +11,7 @@ the page needs no script and no network to be read, on screen or on paper.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import html
 import os
 import tempfile
@@ -243,12 +244,18 @@ KPI_LABELS = {
 # Charts: Vega-Lite specifications rendered to static SVG
 
 
-def _iso(value: object) -> object:
-    return value.isoformat() if isinstance(value, dt.date) else value
+def _plotted(value: object) -> object:
+    """A value as the chart's JSON data holds it: dates as ISO text, money (an exact decimal
+    in the warehouse) as a JSON number."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    return value
 
 
 def _values(rows: Rows, keys: list[str]) -> list[dict[str, Any]]:
-    return [{key: _iso(row[key]) for key in keys} for row in rows]
+    return [{key: _plotted(row[key]) for key in keys} for row in rows]
 
 
 def _config(chart: Any) -> Any:
@@ -284,7 +291,7 @@ def daily_chart(rows: Rows) -> str:
     import altair as alt
 
     long = [
-        {"day": _iso(row["period_start_date"]), "measure": measure, "count": row[measure]}
+        {"day": _plotted(row["period_start_date"]), "measure": measure, "count": row[measure]}
         for row in rows
         for measure in ("sessions", "users", "conversions")
     ]

@@ -1,21 +1,23 @@
 {#- Engine-neutral type names. dbt's own type_float() is a 32-bit FLOAT on DuckDB, so we name
-    the types we mean once, here. -#}
+    the types we mean once, here. `money` is exact: BigQuery's NUMERIC (38 digits, 9 after the
+    point) and the same DECIMAL(38, 9) on DuckDB, so a sum of amounts is the same to the last
+    digit on both engines. -#}
 {% macro truffle_type(name) -%}
     {{ return(adapter.dispatch('truffle_type', 'random_truffle')(name)) }}
 {%- endmacro %}
 
 {% macro default__truffle_type(name) -%}
     {%- set types = {
-        'string': 'varchar', 'int': 'bigint', 'float': 'double', 'bool': 'boolean',
-        'date': 'date', 'timestamp': 'timestamp', 'json': 'json',
+        'string': 'varchar', 'int': 'bigint', 'float': 'double', 'money': 'decimal(38,9)',
+        'bool': 'boolean', 'date': 'date', 'timestamp': 'timestamp', 'json': 'json',
     } -%}
     {{ return(types[name]) }}
 {%- endmacro %}
 
 {% macro bigquery__truffle_type(name) -%}
     {%- set types = {
-        'string': 'string', 'int': 'int64', 'float': 'float64', 'bool': 'bool',
-        'date': 'date', 'timestamp': 'timestamp', 'json': 'string',
+        'string': 'string', 'int': 'int64', 'float': 'float64', 'money': 'numeric',
+        'bool': 'bool', 'date': 'date', 'timestamp': 'timestamp', 'json': 'string',
     } -%}
     {{ return(types[name]) }}
 {%- endmacro %}
@@ -50,15 +52,23 @@
 {%- endmacro %}
 
 
-{#- `select *` without some columns. -#}
-{% macro truffle_star_except(columns) -%}
-    {{ return(adapter.dispatch('truffle_star_except', 'random_truffle')(columns)) }}
+{#- `select *` without some columns, and with others computed in their place (`replace`:
+    {column: expression}; the column keeps its position). -#}
+{% macro truffle_star_except(columns, replace={}) -%}
+    {{ return(adapter.dispatch('truffle_star_except', 'random_truffle')(columns, replace)) }}
 {%- endmacro %}
 
-{% macro default__truffle_star_except(columns) -%}
-    * exclude ({{ columns | join(', ') }})
+{% macro default__truffle_star_except(columns, replace={}) -%}
+    * exclude ({{ columns | join(', ') }}){{ truffle_star_replace(replace) }}
 {%- endmacro %}
 
-{% macro bigquery__truffle_star_except(columns) -%}
-    * except ({{ columns | join(', ') }})
+{% macro bigquery__truffle_star_except(columns, replace={}) -%}
+    * except ({{ columns | join(', ') }}){{ truffle_star_replace(replace) }}
+{%- endmacro %}
+
+{#- The ` replace (...)` clause of a star (the same on both engines), or nothing. -#}
+{% macro truffle_star_replace(replace) -%}
+    {%- if replace %} replace (
+        {%- for column, expression in replace.items() %}{{ expression }} as {{ column }}{{ ', ' if not loop.last }}{% endfor -%}
+    ){%- endif -%}
 {%- endmacro %}

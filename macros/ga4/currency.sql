@@ -35,10 +35,23 @@
 {%- endmacro %}
 
 
+{#- SQL: an amount as money, the exact type the marts store (truffle_type('money')). A rate
+    is a FLOAT64: an amount times or over a rate is rounded to money once, here, the same way
+    on both engines; sums of money are then exact. `safe`: a value no NUMERIC holds (NaN, an
+    infinity, 1e29 or more) is null instead of failing the build (amounts the quarantine has
+    not checked; the export's own value stays in staging). -#}
+{% macro ga4_money(expression, safe=false) -%}
+    {%- if safe -%}
+        {{ truffle_safe_cast(expression, 'money') }}
+    {%- else -%}
+        cast({{ expression }} as {{ truffle_type('money') }})
+    {%- endif -%}
+{%- endmacro %}
+
 {#- An amount in USD: the local amount at the day's rate; where no rate is known for the
     currency and day, GA4's own USD amount (`google_usd`), which ga4_usd_from_google flags. -#}
 {% macro ga4_usd_amount(local_amount, google_usd) -%}
-    coalesce({{ local_amount }} * local_rate.usd_per_unit, {{ google_usd }})
+    coalesce({{ ga4_money(local_amount ~ ' * local_rate.usd_per_unit') }}, {{ google_usd }})
 {%- endmacro %}
 
 {% macro ga4_usd_from_google(local_amount, google_usd) -%}
@@ -48,7 +61,7 @@
 {#- One `<amount> as <prefix>_<code>,` line per reporting currency, from the USD amount. -#}
 {% macro ga4_reporting_amounts(usd_amount, prefix) -%}
     {%- for code in ga4_reporting_currencies() %}
-        {{ usd_amount }}{{ ' / rate_' ~ code | lower ~ '.usd_per_unit' if code != 'USD' }} as {{ prefix }}_{{ code | lower }},
+        {{ usd_amount if code == 'USD' else ga4_money(usd_amount ~ ' / rate_' ~ code | lower ~ '.usd_per_unit') }} as {{ prefix }}_{{ code | lower }},
     {%- endfor -%}
 {%- endmacro %}
 
@@ -57,7 +70,7 @@
 {% macro ga4_reporting_columns(prefix) -%}
     {%- set entries = [] -%}
     {%- for code in ga4_reporting_currencies() -%}
-        {%- do entries.append({'column': prefix ~ '_' ~ code | lower, 'key': code, 'type': 'float'}) -%}
+        {%- do entries.append({'column': prefix ~ '_' ~ code | lower, 'key': code, 'type': 'money'}) -%}
     {%- endfor -%}
     {{ return(entries) }}
 {%- endmacro %}

@@ -85,7 +85,7 @@
 
 {#- The type a declared column has in a contract (dbt's data_type) on this engine. -#}
 {% macro ga4_declared_data_type(type_name) -%}
-    {{ return({'string': 'string', 'int': truffle_type('int'), 'float': truffle_type('float'), 'bool': 'boolean'}[type_name]) }}
+    {{ return({'string': 'string', 'int': truffle_type('int'), 'float': truffle_type('float'), 'money': truffle_type('money'), 'bool': 'boolean'}[type_name]) }}
 {%- endmacro %}
 
 

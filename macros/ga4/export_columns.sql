@@ -1,5 +1,7 @@
 {#- The export columns the warehouse reads, selected by name (never by position), with the
-    name (staging's) and type each is cast to. `paths` lists where the value may sit, first found wins; a path the
+    name (staging's) and type each is cast to. `money`: an amount, stored exactly
+    (ga4_money) once its row is recorded; staging keeps the export's FLOAT64, NaN and
+    infinities included, so that the quarantine sees them. `paths` lists where the value may sit, first found wins; a path the
     export does not have (the 2020-21 sample lacks the newer columns) becomes a typed null,
     so the models build on every export vintage (pitfall 7). -#}
 {% macro ga4_export_columns() -%}
@@ -8,7 +10,7 @@
         {'name': 'event_timestamp_micros', 'paths': ['event_timestamp'], 'type': 'int'},
         {'name': 'event_name', 'paths': ['event_name'], 'type': 'string'},
         {'name': 'event_previous_timestamp_micros', 'paths': ['event_previous_timestamp'], 'type': 'int'},
-        {'name': 'event_value_in_usd', 'paths': ['event_value_in_usd'], 'type': 'float'},
+        {'name': 'event_value_in_usd', 'paths': ['event_value_in_usd'], 'type': 'float', 'money': true},
         {'name': 'event_bundle_sequence_id', 'paths': ['event_bundle_sequence_id'], 'type': 'int'},
         {'name': 'event_server_timestamp_offset_micros', 'paths': ['event_server_timestamp_offset'], 'type': 'int'},
         {'name': 'user_id', 'paths': ['user_id'], 'type': 'string'},
@@ -17,7 +19,7 @@
         {'name': 'privacy_ads_storage', 'paths': ['privacy_info.ads_storage'], 'type': 'string'},
         {'name': 'privacy_uses_transient_token', 'paths': ['privacy_info.uses_transient_token'], 'type': 'string'},
         {'name': 'user_first_touch_timestamp_micros', 'paths': ['user_first_touch_timestamp'], 'type': 'int'},
-        {'name': 'user_ltv_revenue', 'paths': ['user_ltv.revenue'], 'type': 'float'},
+        {'name': 'user_ltv_revenue', 'paths': ['user_ltv.revenue'], 'type': 'float', 'money': true},
         {'name': 'user_ltv_currency', 'paths': ['user_ltv.currency'], 'type': 'string'},
         {'name': 'device_category', 'paths': ['device.category'], 'type': 'string'},
         {'name': 'device_mobile_brand_name', 'paths': ['device.mobile_brand_name'], 'type': 'string'},
@@ -42,11 +44,11 @@
         {'name': 'stream_id', 'paths': ['stream_id'], 'type': 'string'},
         {'name': 'platform', 'paths': ['platform'], 'type': 'string'},
         {'name': 'ecommerce_total_item_quantity', 'paths': ['ecommerce.total_item_quantity'], 'type': 'int'},
-        {'name': 'ecommerce_purchase_revenue_in_usd', 'paths': ['ecommerce.purchase_revenue_in_usd'], 'type': 'float'},
-        {'name': 'ecommerce_purchase_revenue', 'paths': ['ecommerce.purchase_revenue'], 'type': 'float'},
-        {'name': 'ecommerce_refund_value', 'paths': ['ecommerce.refund_value'], 'type': 'float'},
-        {'name': 'ecommerce_shipping_value', 'paths': ['ecommerce.shipping_value'], 'type': 'float'},
-        {'name': 'ecommerce_tax_value', 'paths': ['ecommerce.tax_value'], 'type': 'float'},
+        {'name': 'ecommerce_purchase_revenue_in_usd', 'paths': ['ecommerce.purchase_revenue_in_usd'], 'type': 'float', 'money': true},
+        {'name': 'ecommerce_purchase_revenue', 'paths': ['ecommerce.purchase_revenue'], 'type': 'float', 'money': true},
+        {'name': 'ecommerce_refund_value', 'paths': ['ecommerce.refund_value'], 'type': 'float', 'money': true},
+        {'name': 'ecommerce_shipping_value', 'paths': ['ecommerce.shipping_value'], 'type': 'float', 'money': true},
+        {'name': 'ecommerce_tax_value', 'paths': ['ecommerce.tax_value'], 'type': 'float', 'money': true},
         {'name': 'ecommerce_unique_items', 'paths': ['ecommerce.unique_items'], 'type': 'int'},
         {'name': 'ecommerce_transaction_id', 'paths': ['ecommerce.transaction_id'], 'type': 'string'},
         {'name': 'collected_source', 'paths': ['collected_traffic_source.manual_source'], 'type': 'string'},

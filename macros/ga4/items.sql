@@ -1,7 +1,8 @@
 {#- The fields of a GA4 `items` element the items mart keeps, with their types, in the
     export's order; item_params (a key/value list like event_params) is handled apart: only
     newer exports have it. Declared once: the DuckDB canonical type, the readers of Parquet
-    and JSON exports and the mart's columns are generated from it. -#}
+    and JSON exports and the mart's columns are generated from it. `money`: an amount, money in
+    the mart (ga4_item_field_columns). -#}
 {% macro ga4_item_fields() -%}
     {{ return([
         {'name': 'item_id', 'type': 'string'},
@@ -13,13 +14,13 @@
         {'name': 'item_category3', 'type': 'string'},
         {'name': 'item_category4', 'type': 'string'},
         {'name': 'item_category5', 'type': 'string'},
-        {'name': 'price_in_usd', 'type': 'float'},
-        {'name': 'price', 'type': 'float'},
+        {'name': 'price_in_usd', 'type': 'float', 'money': true},
+        {'name': 'price', 'type': 'float', 'money': true},
         {'name': 'quantity', 'type': 'int'},
-        {'name': 'item_revenue_in_usd', 'type': 'float'},
-        {'name': 'item_revenue', 'type': 'float'},
-        {'name': 'item_refund_in_usd', 'type': 'float'},
-        {'name': 'item_refund', 'type': 'float'},
+        {'name': 'item_revenue_in_usd', 'type': 'float', 'money': true},
+        {'name': 'item_revenue', 'type': 'float', 'money': true},
+        {'name': 'item_refund_in_usd', 'type': 'float', 'money': true},
+        {'name': 'item_refund', 'type': 'float', 'money': true},
         {'name': 'coupon', 'type': 'string'},
         {'name': 'affiliation', 'type': 'string'},
         {'name': 'location_id', 'type': 'string'},
@@ -124,9 +125,15 @@
 {%- endmacro %}
 
 
-{#- `<relation>.<field>,` for every item field, in order (the items mart's columns). -#}
+{#- `<relation>.<field>,` for every item field, in order (the items mart's columns); the
+    amounts as money (an item's amount is not checked by the quarantine: one no NUMERIC holds
+    is null, the export's value stays in staging's items). -#}
 {% macro ga4_item_field_columns(relation) -%}
     {%- for field in ga4_item_fields() %}
+        {%- if field.get('money') %}
+        {{ ga4_money(relation ~ '.' ~ field.name, safe=true) }} as {{ field.name }},
+        {%- else %}
         {{ relation }}.{{ field.name }},
+        {%- endif -%}
     {%- endfor -%}
 {%- endmacro %}

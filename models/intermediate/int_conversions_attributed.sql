@@ -113,7 +113,7 @@ amounts as (
     select
         *,
         case
-            when is_revenue_event then coalesce(ecommerce_purchase_revenue, param_value)
+            when is_revenue_event then coalesce(ecommerce_purchase_revenue, {{ ga4_money('param_value') }})
         end as local_amount,
         case
             when is_revenue_event then coalesce(param_currency, 'USD')

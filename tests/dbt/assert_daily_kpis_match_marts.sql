@@ -1,6 +1,7 @@
 {#- daily_kpis must add up to the marts it summarises: sessions, engaged sessions, events,
     consent-denied events, conversions and revenue per currency, in total. Returns a row per
-    figure that disagrees. On window checks: the window's days. -#}
+    figure that disagrees: exactly, money included (an exact decimal: sums agree to the last
+    digit). On window checks: the window's days. -#}
 
 with
 
@@ -95,4 +96,4 @@ comparison as (
 )
 
 select * from comparison
-where abs(coalesce(kpi_value, 0) - coalesce(mart_value, 0)) > 0.005
+where coalesce(kpi_value, 0) != coalesce(mart_value, 0)

@@ -1,6 +1,7 @@
 {#- Revenue is counted once per conversion: the sessions mart's revenue must equal the
     conversions that belong to a session, per reporting currency (within the sessions'
-    retention: purchases are kept longer than the sessions they happened in). On window checks:
+    retention: purchases are kept longer than the sessions they happened in), to the last
+    digit (money is an exact decimal). On window checks:
     the sessions that began in the window and their conversions. -#}
 
 with
@@ -42,6 +43,6 @@ select
 from from_sessions
 cross join from_conversions
 where
-    abs(from_sessions.revenue_usd - from_conversions.revenue_usd) > 0.005
-    or abs(from_sessions.revenue_mxn - from_conversions.revenue_mxn) > 0.005
-    or abs(from_sessions.revenue_cop - from_conversions.revenue_cop) > 0.005
+    from_sessions.revenue_usd != from_conversions.revenue_usd
+    or from_sessions.revenue_mxn != from_conversions.revenue_mxn
+    or from_sessions.revenue_cop != from_conversions.revenue_cop

@@ -55,9 +55,9 @@ EVENTS_CONTRACT_LINES = {
     "loyalty_tier": "string",
     "first_open_time_msec": "\"{{ 'bigint' if target.type == 'duckdb' else 'int64' }}\"",
 }
-FLOAT = EVENTS_CONTRACT_LINES["shipping_amount"]
-ITEMS_CONTRACT_LINES = {"size_group": "string", "item_revenue_eur": FLOAT}
-CONVERSIONS_CONTRACT_LINES = {"revenue_eur": FLOAT}
+MONEY = "*money"  # the marts YAML's money type (README: a reporting currency)
+ITEMS_CONTRACT_LINES = {"size_group": "string", "item_revenue_eur": MONEY}
+CONVERSIONS_CONTRACT_LINES = {"revenue_eur": MONEY}
 USER_ATTRIBUTES_CONTRACT_LINES = {
     "loyalty_tier": EVENTS_CONTRACT_LINES["loyalty_tier"],
     "first_open_time_msec": EVENTS_CONTRACT_LINES["first_open_time_msec"],
@@ -223,7 +223,7 @@ def test_a_declared_reporting_currency_converts_from_usd(declared_warehouse: War
         ("conversions", "revenue_usd", "revenue_eur"),
         ("items", "item_revenue_usd", "item_revenue_eur"),
     ):
-        assert column_types(declared_warehouse, table)[eur] == "DOUBLE"
+        assert column_types(declared_warehouse, table)[eur] == "DECIMAL(38,9)"  # money
         count, wrong = declared_warehouse.query(
             f"select count({eur}), count(*) filter (where abs({eur} * {EUR_USD_PER_UNIT} - {usd})"
             f" > 1e-6) from {table}"
@@ -384,8 +384,14 @@ def test_declared_columns_pass_the_bigquery_offline_proof(
     assert columns["user_attributes"]["loyalty_tier"] == "STRING"
     assert columns["user_attributes"]["first_open_time_msec"] == "INT64"
     assert columns["items"]["size_group"] == "STRING"
-    assert columns["items"]["item_revenue_eur"] == "FLOAT64"
-    assert columns["conversions"]["revenue_eur"] == "FLOAT64"
+    assert columns["items"]["item_revenue_eur"] == "NUMERIC"
+    assert columns["conversions"]["revenue_eur"] == "NUMERIC"
+    # money is NUMERIC from the recorded events on; staging keeps the export's FLOAT64 (the
+    # quarantine reads its NaN and infinities)
+    assert columns["stg_ga4__events"]["ecommerce_purchase_revenue"] == "FLOAT64"
+    assert columns["events"]["ecommerce_purchase_revenue"] == "NUMERIC"
+    assert columns["items"]["item_revenue"] == "NUMERIC"
+    assert columns["user_attributes"]["lifetime_revenue_usd"] == "NUMERIC"
 
 
 @pytest.mark.parametrize(

@@ -212,6 +212,22 @@ def test_damaged_rows_that_can_be_used_are_kept(hostile) -> None:
         warehouse.scalar("select count(*) from conversions where not is_currency_known")
         == truth["unknown_currency_purchases"]
     )
+    # item amounts no NUMERIC holds (NaN revenue, a 1e300 price): the purchase and its items
+    # are kept, those amounts null in the items mart (money), the export's values in staging
+    absurd = truth["absurd_item_amounts"]
+    where = "event_name = 'purchase' and user_pseudo_id = ? and event_timestamp_micros = ?"
+    key = [absurd["user_pseudo_id"], absurd["event_timestamp"]]
+    assert absurd["items"] > 0
+    assert warehouse.query(
+        "select count(*), count(item_revenue), count(price), count(quantity) "
+        f"from items where {where}",
+        key,
+    ) == [(absurd["items"], 0, 0, absurd["items"])]
+    assert warehouse.query(
+        "select bool_and(isnan(item.item_revenue)), min(item.price), count(*) "
+        f"from (select unnest(items) as item from stg_ga4__events where {where})",
+        key,
+    ) == [(True, 1e300, absurd["items"])]
     # near-duplicates (another upload offset) collapse into their event
     assert (
         warehouse.scalar(

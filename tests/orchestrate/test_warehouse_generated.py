@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from tests.orchestrate.conftest import (
     Warehouse,
     make_warehouse,
 )
+
+NINE = Decimal("1e-9")  # money's scale: DECIMAL(38, 9) on DuckDB, NUMERIC on BigQuery
 
 
 def test_duplicates_and_intraday_overlap_count_once(
@@ -101,11 +104,15 @@ def test_resent_purchases_count_once(generated_warehouse: Warehouse, manifest: d
     assert count == purchases["unique_transactions"]
     local = dict(
         generated_warehouse.query(
-            "select currency, round(sum(local_amount), 2) from conversions "
+            "select currency, sum(local_amount) from conversions "
             "where conversion_type = 'purchase' group by currency"
         )
     )
-    assert local == pytest.approx(manifest["revenue_by_currency"])
+    # money is exact: the generator's amounts have cents, so do their sums, to the last digit
+    assert local == {
+        currency: Decimal(f"{amount:.2f}")
+        for currency, amount in manifest["revenue_by_currency"].items()
+    }
 
 
 def _seed_rate(currency: str, day: dt.date) -> float:
@@ -129,16 +136,16 @@ def test_mxn_and_cop_are_converted_never_summed_raw(
     )
     assert {currency for _, currency, *_ in rows} == {"USD", "MXN", "COP"}
     for day, currency, local, usd, mxn, cop in rows:
-        expected_usd = local * _seed_rate(currency, day)
-        assert usd == pytest.approx(expected_usd)
-        assert mxn == pytest.approx(expected_usd / _seed_rate("MXN", day))
-        assert cop == pytest.approx(expected_usd / _seed_rate("COP", day))
+        expected_usd = float(local) * _seed_rate(currency, day)
+        assert float(usd) == pytest.approx(expected_usd)
+        assert float(mxn) == pytest.approx(expected_usd / _seed_rate("MXN", day))
+        assert float(cop) == pytest.approx(expected_usd / _seed_rate("COP", day))
+    # each amount is exact money (9 decimals): the daily rollup adds up to the rows' sum exactly
+    assert all(isinstance(row[3], Decimal) and row[3] == row[3].quantize(NINE) for row in rows)
     total_usd = sum(row[3] for row in rows)
     raw_sum = sum(manifest["revenue_by_currency"].values())
-    assert generated_warehouse.scalar("select sum(revenue_usd) from daily_kpis") == pytest.approx(
-        total_usd
-    )
-    assert total_usd != pytest.approx(raw_sum)  # a raw cross-currency sum would be this
+    assert generated_warehouse.scalar("select sum(revenue_usd) from daily_kpis") == total_usd
+    assert float(total_usd) != pytest.approx(raw_sum)  # a raw cross-currency sum would be this
 
 
 def test_anonymous_sessions_are_stitched_to_the_later_login(
