@@ -12,7 +12,7 @@ from rich.table import Table
 from orchestrate.accounting import print_accounting, row_accounting
 from orchestrate.console import CliError, console, error_console, plain, print_table
 from orchestrate.cost import CostLine, Thresholds, compiled_nodes, measure, sort_lines
-from orchestrate.dbt import DbtRun, DbtUsageError, check_project, run_dbt
+from orchestrate.dbt import DbtRun, DbtUsageError, NodeResult, check_project, run_dbt
 from orchestrate.engines import engine_for, target_type
 from orchestrate.run_dates import (
     SHARD_NAMES,
@@ -76,12 +76,35 @@ def wants_cost_check(settings: Settings, explicit: bool) -> bool:
     return explicit or target_type(settings) != "duckdb"
 
 
+@dataclass(frozen=True)
+class Restatement:
+    """Days built again after a run (restate), and the run that built them."""
+
+    start: dt.date
+    end: dt.date
+    run: DbtRun
+
+
 @dataclass
 class BuildOutcome:
     run: DbtRun
     costs: list[CostLine] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     unread_files: list[str] = field(default_factory=list)
+    # the runs that built again the days the run found counting a transaction first sent
+    # earlier (restate)
+    restatements: list[Restatement] = field(default_factory=list)
+
+    @property
+    def runs(self) -> list[DbtRun]:
+        return [self.run, *(restated.run for restated in self.restatements)]
+
+    @property
+    def failures(self) -> list[NodeResult]:
+        return [failure for run in self.runs for failure in run.failures]
+
+    def failure_report(self) -> str:
+        return "\n".join(run.failure_report() for run in self.runs if run.failures)
 
 
 def check_costs(
@@ -192,9 +215,55 @@ def build(
         args.append("--full-refresh")
     run = run_dbt(args, settings, extra_vars=variables, quiet=quiet)
     refuse_unreadable_file(settings, run)
+    restatements = [] if full_refresh else restate(settings, run, args, variables, quiet=quiet)
     return BuildOutcome(
-        run=run, costs=costs, rows=model_row_counts(settings, run), unread_files=unread
+        run=run,
+        costs=costs,
+        rows=model_row_counts(settings, run),
+        unread_files=unread,
+        restatements=restatements,
     )
+
+
+def restate(
+    settings: Settings,
+    run: DbtRun,
+    args: list[str],
+    variables: dict[str, object],
+    *,
+    quiet: bool = False,
+) -> list[Restatement]:
+    """Build again the days whose conversions count a transaction this run found first sent
+    earlier (a late export day backfilled: int_transactions_counted.restated_from_date), each
+    range of consecutive days as a backfill of it, so that the conversions, the sessions'
+    revenue and the users' state all follow, as a full build counts them."""
+    if run.failures or not run.restated:
+        return []
+    days = sorted(dt.date.fromisoformat(day) for day in run.restated)
+    ranges: list[list[dt.date]] = []
+    for day in days:
+        if ranges and (day - ranges[-1][1]).days == 1:
+            ranges[-1][1] = day
+        else:
+            ranges.append([day, day])
+    runs = []
+    for start, end in ranges:
+        if not quiet:
+            console.print(
+                f"Restating {start} .. {end}: transactions counted there were first sent "
+                "earlier (found by this run); building those days again"
+            )
+        restating = {
+            **variables,
+            "ga4_backfill_start_date": start.isoformat(),
+            "ga4_backfill_end_date": end.isoformat(),
+        }
+        # the days were built before: "today" is at least their last
+        restating["ga4_run_date"] = max(str(variables["ga4_run_date"]), end.isoformat())
+        runs.append(
+            Restatement(start, end, run_dbt(args, settings, extra_vars=restating, quiet=quiet))
+        )
+    return runs
 
 
 def refuse_unreadable_file(settings: Settings, run: DbtRun) -> None:
@@ -252,7 +321,13 @@ def print_summary(outcome: BuildOutcome) -> None:
             f"{sum(result.execution_time for result in results):.1f}",
         )
     print_table(table)
-    print_deletions(outcome.run.deletions)
+    for restated in outcome.restatements:
+        built = [r for r in restated.run.results if r.resource_type == "model"]
+        console.print(
+            f"Restated {restated.start} .. {restated.end}: "
+            f"{sum(1 for r in built if not r.failed)} of {len(built)} models built again"
+        )
+    print_deletions([deletion for run in outcome.runs for deletion in run.deletions])
     print_accounting(row_accounting(outcome.run))
     if outcome.costs:
         print_costs(outcome.costs, title="cost check (before the build)")

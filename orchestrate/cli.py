@@ -310,12 +310,12 @@ def _finish_build(outcome: BuildOutcome, json_output: bool = False) -> int:
 
     if json_output:
         summary = summarize(outcome)
-        summary["success"] = not outcome.run.failures
+        summary["success"] = not outcome.failures
         print(json.dumps(summary, indent=2, default=str))
-        return 1 if outcome.run.failures else 0
+        return 1 if outcome.failures else 0
     print_summary(outcome)
-    if outcome.run.failures:
-        raise CliError(outcome.run.failure_report(), exit_code=1)
+    if outcome.failures:
+        raise CliError(outcome.failure_report(), exit_code=1)
     return 0
 
 

@@ -71,6 +71,9 @@ class DbtRun:
     # where the window's raw export rows ended, per export day, outcome and reason (logged by
     # the events mart: macros/ga4/accounting.sql)
     accounting: list[dict[str, object]] = field(default_factory=list)
+    # days whose conversions count a transaction first sent earlier, to build again (logged
+    # by the conversions: macros/ga4/transactions.sql)
+    restated: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[NodeResult]:
@@ -166,12 +169,18 @@ def _kill_point_callbacks() -> list:
 
 DELETES_MARKER = "TRUFFLE_DELETES "
 ACCOUNTING_MARKER = "TRUFFLE_ACCOUNTING "
+RESTATE_MARKER = "TRUFFLE_RESTATE "
 
 
-def _report_collector(deletions: list[dict[str, object]], accounting: list[dict[str, object]]):
+def _report_collector(
+    deletions: list[dict[str, object]],
+    accounting: list[dict[str, object]],
+    restated: list[str],
+):
     """A callback keeping the reports macros log as debug lines: the delete guard's
-    (macros/ga4/deletes.sql, one `TRUFFLE_DELETES {json}` per destructive step) and the
-    row accounting (macros/ga4/accounting.sql, `TRUFFLE_ACCOUNTING [json]`)."""
+    (macros/ga4/deletes.sql, one `TRUFFLE_DELETES {json}` per destructive step), the
+    row accounting (macros/ga4/accounting.sql, `TRUFFLE_ACCOUNTING [json]`) and the days to
+    build again (macros/ga4/transactions.sql, `TRUFFLE_RESTATE {json}`)."""
 
     def callback(event: object) -> None:
         info, data = getattr(event, "info", None), getattr(event, "data", None)
@@ -183,6 +192,8 @@ def _report_collector(deletions: list[dict[str, object]], accounting: list[dict[
                 deletions.append(json.loads(message[len(DELETES_MARKER) :]))
             elif message.startswith(ACCOUNTING_MARKER):
                 accounting.extend(json.loads(message[len(ACCOUNTING_MARKER) :]))
+            elif message.startswith(RESTATE_MARKER):
+                restated.extend(json.loads(message[len(RESTATE_MARKER) :])["days"])
 
     return callback
 
@@ -330,7 +341,8 @@ def run_dbt(
     os.environ["TRUFFLE_DUCKDB_PATH"] = str(settings.warehouse_path)
     deletions: list[dict[str, object]] = []
     accounting: list[dict[str, object]] = []
-    callbacks = [*_kill_point_callbacks(), _report_collector(deletions, accounting)]
+    restated: list[str] = []
+    callbacks = [*_kill_point_callbacks(), _report_collector(deletions, accounting, restated)]
     try:
         result = dbtRunner(callbacks=callbacks).invoke(command)
     finally:
@@ -362,4 +374,5 @@ def run_dbt(
         elapsed_seconds=elapsed,
         deletions=deletions,
         accounting=accounting,
+        restated=sorted(set(restated)),
     )

@@ -52,8 +52,8 @@ def run_demo(settings: Settings, config: GeneratorConfig) -> int:
         },
     )
     print_summary(outcome)
-    if outcome.run.failures:
-        raise CliError(outcome.run.failure_report(), exit_code=1)
+    if outcome.failures:
+        raise CliError(outcome.failure_report(), exit_code=1)
     summary = read_summary(settings.warehouse_path)
     console.print("\n[bold]Warehouse KPIs[/]")
     for line in summary.lines():

@@ -158,9 +158,10 @@ def summarize(outcome: BuildOutcome) -> dict[str, object]:
             if line.status == "warn"
         ],
         "failures": [
-            {"node": r.name, "status": r.status, "message": r.message} for r in run.failures
+            {"node": r.name, "status": r.status, "message": r.message} for r in outcome.failures
         ],
-        "deletions": run.deletions,
+        "restated_days": run.restated,
+        "deletions": [deletion for built in outcome.runs for deletion in built.deletions],
         "unread_files": outcome.unread_files,
         "accounting": row_accounting(run),
         "costs": [line.as_dict() for line in outcome.costs],

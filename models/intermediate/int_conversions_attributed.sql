@@ -15,6 +15,7 @@
             "{{ ga4_record_erasures(this) }}",
             "{{ ga4_apply_retention(\"'transaction'\", 'conversion_date') }}",
             "{{ ga4_record_retention(this) }}",
+            "{{ ga4_restate_transactions(ref('int_transactions_counted')) }}",
         ],
     )
 }}

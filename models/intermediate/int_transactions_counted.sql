@@ -2,6 +2,11 @@
 {%- set plan = truffle_table_update_plan(model.columns.keys() | list) %}
 {#- what a transaction keeps: the columns after its key -#}
 {%- set columns = ['conversion_type', 'transaction_id', 'first_sent_date', 'user_pseudo_id', 'user_id'] %}
+{#- a stored first send after an update's window (a backfill's range), per transaction -#}
+{%- set later_first_sent = (
+    'max(case when first_sent_date > ' ~ date_literal(plan.end) ~ ' then first_sent_date end)'
+    ~ ' over (partition by conversion_type, transaction_id)'
+) if plan.mode == 'update' else 'cast(null as date)' %}
 
 {{ config(materialized='table') }}
 
@@ -11,10 +16,14 @@
     says were first sent before the window, so they never read the stored conversions'
     history. A nightly keeps the stored rows first sent outside its window (before it, or
     after a backfill's range) and recomputes the others from the window's events; rebuilt
-    from every recorded event on a full build (ga4_recorded_events, truffle_table_update_plan). Follows the
-    conversions it stands for: an erased identity's sends go, and so do those sent before
-    the transaction retention; a transaction whose first send went is counted at its next
-    send kept, as a full build counts it. -#}
+    from every recorded event on a full build (ga4_recorded_events,
+    truffle_table_update_plan). Follows the conversions it stands for: an erased identity's
+    sends go, and so do those sent before the transaction retention; a transaction whose
+    first send went is counted at its next send kept, as a full build counts it.
+    A window send earlier than a stored first send after the window (a late export day
+    backfilled) becomes the first; the conversions counted the transaction on the later
+    day, which `restated_from_date` names until a run builds that day again
+    (ga4_restate_transactions: truffle does so at once). -#}
 
 with
 
@@ -74,18 +83,48 @@ window_firsts as (
 -- transactions first sent outside the window: their first send stands
 stored as (
     select
-        {{ columns | join(',\n        ') }}
+        {{ columns | join(',\n        ') }},
+        restated_from_date
     from {{ this }}
     where
         first_sent_date < {{ date_literal(plan.start) }}
         or first_sent_date > {{ date_literal(plan.end) }}
 ),
+
+-- a day still to build again for a transaction the window recomputes (a second run of the
+-- same backfill keeps it)
+pending as (
+    select
+        conversion_type,
+        transaction_id,
+        restated_from_date
+    from {{ this }}
+    where
+        first_sent_date >= {{ date_literal(plan.start) }}
+        and first_sent_date <= {{ date_literal(plan.end) }}
+        and restated_from_date is not null
+),
 {%- endif %}
+
+-- the window's first sends, with a day still to build again that their stored rows name
+window_marked as (
+    select
+        window_firsts.*,
+        {{ 'pending.restated_from_date' if plan.mode == 'update' else 'cast(null as date)' }}
+            as restated_from_date
+    from window_firsts
+    {%- if plan.mode == 'update' %}
+    left join pending
+        on
+            window_firsts.conversion_type = pending.conversion_type
+            and window_firsts.transaction_id = pending.transaction_id
+    {%- endif %}
+),
 
 -- the stored and the window's first sends (their days never tie: the stored rows lie
 -- outside the window)
 firsts as (
-    select * from window_firsts
+    select * from window_marked
     {%- if plan.mode == 'update' %}
     union all
     select * from stored
@@ -103,23 +142,37 @@ kept as (
         and {{ ga4_not_erased() }}
 ),
 
--- the earliest send kept
+-- the earliest send kept, and the stored first send after the window, if any
 ranked as (
     select
         *,
         row_number() over (
             partition by conversion_type, transaction_id
             order by first_sent_date
-        ) as first_rank
+        ) as first_rank,
+        {{ later_first_sent }} as later_first_sent_date
     from kept
+),
+
+-- a window send earlier than the stored first send after the window: the conversions
+-- counted the transaction on that later day, to build again
+marked as (
+    select
+        *,
+        coalesce(
+            case when first_sent_date < later_first_sent_date then later_first_sent_date end,
+            restated_from_date
+        ) as restated_day
+    from ranked
+    where first_rank = 1
 ),
 
 final as (
     select
         {{ truffle_hash_key(['conversion_type', 'transaction_id']) }} as transaction_key,
-        {{ columns | join(',\n        ') }}
-    from ranked
-    where first_rank = 1
+        {{ columns | join(',\n        ') }},
+        restated_day as restated_from_date
+    from marked
 )
 
 select * from final

@@ -69,6 +69,7 @@ _ORDINARY_NIGHT: dict[str, Any] = {
     "new erasure requests": lambda run_date: [0],
     "pending erasures": lambda run_date: [0],
     "retention partitions": lambda run_date: [0],
+    "restated days": lambda run_date: [None],
     "users state": _users_state,
 }
 # The night on which every path runs answers every count with 1, and the users' state as

@@ -190,3 +190,79 @@ def test_backfill_arguments(scenario: dict, monkeypatch: pytest.MonkeyPatch) -> 
         == 2
     )
     assert invoke(warehouse, monkeypatch, "backfill", "--start", "2026-01-20").exit_code == 2
+
+
+def resend_later(export: Path, first_day: dt.date, later_day: dt.date) -> str:
+    """A purchase of `first_day` sent again on `later_day` (a confirmation page reloaded days
+    later): the same transaction, a later event. Returns its transaction id."""
+    first, later = export / day_name(first_day), export / day_name(later_day)
+    shift = (later_day - first_day).days * 86_400_000_000
+    with duckdb.connect() as connection:
+        transaction, timestamp = connection.execute(
+            "select ecommerce.transaction_id, event_timestamp from read_parquet(?) "
+            "where event_name = 'purchase' and ecommerce.transaction_id like 'T%' "
+            "order by event_timestamp limit 1",
+            [str(first)],
+        ).fetchone()
+        connection.execute(
+            "copy (select * from read_parquet(?) union all by name select * replace (? as "
+            "event_date, event_timestamp + ? as event_timestamp) from read_parquet(?) where "
+            "event_name = 'purchase' and event_timestamp = ?) to ? (format parquet)",
+            [str(later), f"{later_day:%Y%m%d}", shift, str(first), timestamp, str(later) + ".new"],
+        )
+    Path(str(later) + ".new").replace(later)
+    return transaction
+
+
+def test_a_late_day_backfilled_moves_a_resent_transaction_to_its_first_send(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction first sent on a day whose export arrived late, and sent again on a later
+    day that was built first: a backfill of the late day finds the earlier send, and truffle
+    builds the later day again, so the conversion moves to its first send (once, not twice:
+    the later day's conversions, the sessions' revenue and the users' lifetime revenue lose
+    it) and every mart and view equals a full build of the whole export. A second run of the
+    same backfill restates nothing and changes nothing."""
+    config = GeneratorConfig(
+        end_date=dt.date(2026, 3, 3), days=6, users=150, seed=7, json_days=0, intraday_days=0
+    )
+    late_day, resend_day = dt.date(2026, 2, 27), dt.date(2026, 3, 1)
+    full = tmp_path / "full"
+    generate_export(full, config)
+    transaction = resend_later(full, late_day, resend_day)
+    export = tmp_path / "export"
+    shutil.copytree(full, export)
+    (export / day_name(late_day)).unlink()
+    variables = {"ga4_property_time_zone": config.time_zone, "ga4_run_date": "2026-03-03"}
+    warehouse = make_warehouse(tmp_path / "warehouse", export, variables)
+    counted = "select conversion_date from conversions where transaction_id = ?"
+    assert warehouse.query(counted, [transaction]) == [(resend_day,)]
+
+    shutil.copy(full / day_name(late_day), export)
+    monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(warehouse.path))
+    arguments = [
+        "--vars",
+        json.dumps({"ga4_export_path": str(export), **variables}),
+        "backfill",
+        "--start",
+        late_day.isoformat(),
+        "--end",
+        late_day.isoformat(),
+    ]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert f"Restated {resend_day} .. {resend_day}" in result.output
+    assert warehouse.query(counted, [transaction]) == [(late_day,)]
+    assert (
+        warehouse.scalar(
+            "select count(*) from int_transactions_counted where restated_from_date is not null"
+        )
+        == 0
+    )
+    reference = make_warehouse(tmp_path / "reference", full, variables)
+    assert warehouse.checksums() == reference.checksums()
+
+    again = runner.invoke(app, arguments)
+    assert again.exit_code == 0, again.output
+    assert "Restated" not in again.output
+    assert warehouse.checksums() == reference.checksums()
