@@ -197,12 +197,36 @@ def run_checked(
     return QueryOutcome(result=result, cost=cost, parameters=values)
 
 
+def _exact(value: decimal.Decimal) -> str:
+    """A decimal (money: NUMERIC, DECIMAL(38,9)) with every digit the engine returned; a
+    float keeps about 16 significant digits and would round it."""
+    return format(value, "f") if value.is_finite() else str(value)
+
+
 def _plain(value: object) -> object:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
-        return float(value)
+        return _exact(value)
     return value
+
+
+def _json_text(value: object, depth: int = 0) -> str:
+    """JSON as `json.dumps(indent=2)` writes it, except that a decimal is a JSON number
+    written with its exact digits (json.dumps would only write it through a float)."""
+    inner, outer = "  " * (depth + 1), "  " * depth
+    if isinstance(value, decimal.Decimal) and value.is_finite():
+        return _exact(value)
+    if isinstance(value, dict) and value:
+        members = [
+            f"{inner}{json.dumps(str(key))}: {_json_text(item, depth + 1)}"
+            for key, item in value.items()
+        ]
+        return "{\n" + ",\n".join(members) + f"\n{outer}}}"
+    if isinstance(value, list | tuple) and value:
+        members = [inner + _json_text(item, depth + 1) for item in value]
+        return "[\n" + ",\n".join(members) + f"\n{outer}]"
+    return json.dumps(_plain(value) if not isinstance(value, dict | list | tuple) else value)
 
 
 def render(result: QueryResult, output_format: str, output: Path | None) -> str | None:
@@ -219,13 +243,7 @@ def render(result: QueryResult, output_format: str, output: Path | None) -> str 
         pq.write_table(pa.table(columns), output)
         return None
     if output_format == "json":
-        text = json.dumps(
-            [
-                {name: _plain(value) for name, value in zip(result.columns, row, strict=True)}
-                for row in result.rows
-            ],
-            indent=2,
-        )
+        text = _json_text([dict(zip(result.columns, row, strict=True)) for row in result.rows])
     elif output_format == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

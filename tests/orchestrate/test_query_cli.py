@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -296,6 +297,26 @@ def test_output_formats(
     assert sum(row["members"] for row in json.loads(as_json.stdout)) == 5499
     no_file = truffle(real_warehouse, monkeypatch, "get_audience_size", "-f", "parquet")
     assert no_file.exit_code == 2
+
+
+def test_money_keeps_every_digit_in_csv_and_json(
+    real_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the revenue scaled past a float's ~16 significant digits: the engine's decimal is exact
+    sql = tmp_path / "money.sql"
+    sql.write_text(
+        "select sum(revenue_usd) * 1000000000 + cast('0.123456789' as decimal(38, 9)) "
+        "as revenue_scaled from conversions"
+    )
+    revenue = real_warehouse.scalar("select sum(revenue_usd) from conversions")
+    expected = Decimal(revenue) * 1_000_000_000 + Decimal("0.123456789")
+    assert len(expected.as_tuple().digits) > 17
+    as_csv = rows_of(truffle(real_warehouse, monkeypatch, "--sql", str(sql), "-f", "csv"))
+    assert Decimal(as_csv[0]["revenue_scaled"]) == expected
+    as_json = truffle(real_warehouse, monkeypatch, "--sql", str(sql), "-f", "json")
+    assert as_json.exit_code == 0, as_json.output
+    (row,) = json.loads(as_json.stdout, parse_float=Decimal)
+    assert row["revenue_scaled"] == expected
 
 
 def test_list_and_help_show_parameters(
