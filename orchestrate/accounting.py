@@ -61,11 +61,14 @@ def _reasons(bucket: dict[str, int]) -> str:
     return ", ".join(f"{reason} {rows:,}" for reason, rows in sorted(bucket.items()))
 
 
-def print_accounting(accounting: dict[str, dict[str, object]]) -> None:
+def print_accounting(
+    accounting: dict[str, dict[str, object]],
+    title: str = "export rows accounted for (per export day)",
+) -> None:
     """One line per export day: where its raw rows went."""
     if not accounting:
         return
-    table = Table(title="export rows accounted for (per export day)")
+    table = Table(title=title)
     for column in ("day", "raw", "kept", "duplicates", "quarantined", "removed"):
         table.add_column(column, justify="left" if column in ("day",) else "right")
     for day, counted in accounting.items():

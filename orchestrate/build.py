@@ -84,6 +84,35 @@ class Restatement:
     end: dt.date
     run: DbtRun
 
+    @property
+    def models(self) -> int:
+        return sum(1 for r in self.run.results if r.resource_type == "model")
+
+    @property
+    def models_built(self) -> int:
+        return sum(1 for r in self.run.results if r.resource_type == "model" and not r.failed)
+
+    def as_dict(self) -> dict[str, object]:
+        """For --json: the days, what the run built, its tests and its row accounting."""
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "models": self.models,
+            "models_built": self.models_built,
+            "tests": tests_by_outcome(self.run),
+            "accounting": row_accounting(self.run),
+        }
+
+
+def tests_by_outcome(run: DbtRun) -> dict[str, int]:
+    """A run's data and unit tests by outcome."""
+    tests = [r for r in run.results if r.resource_type in ("test", "unit_test")]
+    return {
+        "passed": sum(1 for r in tests if r.status == "pass"),
+        "warned": sum(1 for r in tests if r.status == "warn"),
+        "failed": sum(1 for r in tests if r.failed),
+    }
+
 
 @dataclass
 class BuildOutcome:
@@ -322,13 +351,19 @@ def print_summary(outcome: BuildOutcome) -> None:
         )
     print_table(table)
     for restated in outcome.restatements:
-        built = [r for r in restated.run.results if r.resource_type == "model"]
+        tests = tests_by_outcome(restated.run)
         console.print(
             f"Restated {restated.start} .. {restated.end}: "
-            f"{sum(1 for r in built if not r.failed)} of {len(built)} models built again"
+            f"{restated.models_built} of {restated.models} models built again; tests "
+            f"{tests['passed']} passed, {tests['warned']} warned, {tests['failed']} failed"
         )
     print_deletions([deletion for run in outcome.runs for deletion in run.deletions])
     print_accounting(row_accounting(outcome.run))
+    for restated in outcome.restatements:
+        print_accounting(
+            row_accounting(restated.run),
+            title=f"export rows accounted for (restated {restated.start} .. {restated.end})",
+        )
     if outcome.costs:
         print_costs(outcome.costs, title="cost check (before the build)")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrate.accounting import row_accounting
-from orchestrate.build import BuildOutcome, build, require_export
+from orchestrate.build import BuildOutcome, build, require_export, tests_by_outcome
 from orchestrate.console import CliError, console
 from orchestrate.cost import Thresholds
 from orchestrate.run_dates import (
@@ -141,14 +141,9 @@ def summarize(outcome: BuildOutcome) -> dict[str, object]:
                 "seconds": round(result.execution_time, 3),
             }
         )
-    tests = [r for r in run.results if r.resource_type in ("test", "unit_test")]
     return {
         "models": models,
-        "tests": {
-            "passed": sum(1 for r in tests if r.status == "pass"),
-            "warned": sum(1 for r in tests if r.status == "warn"),
-            "failed": sum(1 for r in tests if r.failed),
-        },
+        "tests": tests_by_outcome(run),
         "warnings": [
             {"node": r.name, "message": r.message} for r in run.results if r.status == "warn"
         ]
@@ -161,6 +156,8 @@ def summarize(outcome: BuildOutcome) -> dict[str, object]:
             {"node": r.name, "status": r.status, "message": r.message} for r in outcome.failures
         ],
         "restated_days": run.restated,
+        # the runs that built those days again: each its own models, tests and accounting
+        "restatements": [restated.as_dict() for restated in outcome.restatements],
         "deletions": [deletion for built in outcome.runs for deletion in built.deletions],
         "unread_files": outcome.unread_files,
         "accounting": row_accounting(run),

@@ -214,15 +214,17 @@ def resend_later(export: Path, first_day: dt.date, later_day: dt.date) -> str:
     return transaction
 
 
+@pytest.mark.parametrize("as_json", [False, True], ids=["printed", "json"])
 def test_a_late_day_backfilled_moves_a_resent_transaction_to_its_first_send(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_json: bool
 ) -> None:
     """A transaction first sent on a day whose export arrived late, and sent again on a later
     day that was built first: a backfill of the late day finds the earlier send, and truffle
     builds the later day again, so the conversion moves to its first send (once, not twice:
     the later day's conversions, the sessions' revenue and the users' lifetime revenue lose
     it) and every mart and view equals a full build of the whole export. A second run of the
-    same backfill restates nothing and changes nothing."""
+    same backfill restates nothing and changes nothing. The restatement's own run is reported
+    (models, tests, the restated day's rows accounted for), printed or in --json."""
     config = GeneratorConfig(
         end_date=dt.date(2026, 3, 3), days=6, users=150, seed=7, json_days=0, intraday_days=0
     )
@@ -249,9 +251,29 @@ def test_a_late_day_backfilled_moves_a_resent_transaction_to_its_first_send(
         "--end",
         late_day.isoformat(),
     ]
-    result = runner.invoke(app, arguments)
+    result = runner.invoke(app, [*arguments, "--json"] if as_json else arguments)
     assert result.exit_code == 0, result.output
-    assert f"Restated {resend_day} .. {resend_day}" in result.output
+    raw_rows = warehouse.scalar(
+        "select count(*) from read_parquet(?)", [str(export / day_name(resend_day))]
+    )
+    if as_json:
+        summary = json.loads(result.stdout)
+        assert summary["restated_days"] == [resend_day.isoformat()]
+        (restated,) = summary["restatements"]
+        assert (restated["start"], restated["end"]) == (resend_day.isoformat(),) * 2
+        assert restated["models_built"] == restated["models"] > 0
+        assert restated["tests"]["failed"] == 0 and restated["tests"]["passed"] > 0
+        # the day built again has every raw row accounted for
+        day = restated["accounting"][resend_day.isoformat()]
+        assert day["raw"] == raw_rows > 0
+        quarantined = sum(day["quarantined"].values())
+        assert day["raw"] == day["kept"] + day["collapsed_duplicates"] + quarantined
+    else:
+        assert f"Restated {resend_day} .. {resend_day}" in result.output
+        assert "0 failed" in result.output
+        assert f"export rows accounted for (restated {resend_day} .. {resend_day})" in (
+            " ".join(result.output.split())
+        )
     assert warehouse.query(counted, [transaction]) == [(late_day,)]
     assert (
         warehouse.scalar(
