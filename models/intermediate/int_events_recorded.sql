@@ -58,7 +58,6 @@ final as (
     select * from kept
 )
 
--- no sort (truffle_storage_order): staging's rows are day-clustered as they were read, one
--- day's shards after another, and the joins above stream them, so rows land in day-clustered
--- row groups anyway; sorting ~100 wide columns cost a third of this model's time
+-- no sort (truffle_storage_order): sorting ~100 wide columns cost a third of this model's
+-- time; rows land as staging's scan and the join above emit them, a few days per row group
 select * from final
