@@ -226,7 +226,7 @@ def _json_text(value: object, depth: int = 0) -> str:
     if isinstance(value, list | tuple) and value:
         members = [inner + _json_text(item, depth + 1) for item in value]
         return "[\n" + ",\n".join(members) + f"\n{outer}]"
-    return json.dumps(_plain(value) if not isinstance(value, dict | list | tuple) else value)
+    return json.dumps(_plain(value))  # a scalar, or an empty object or list
 
 
 def render(result: QueryResult, output_format: str, output: Path | None) -> str | None:
