@@ -49,9 +49,12 @@
 {%- endmacro %}
 
 {#- Picks: column, source, the source's expression, first or last, in the source's order
-    (sessions: by start, ties broken by the session key; events: by time, then the event key). -#}
+    (sessions: by start, ties broken by the session key; events: by time, then the event key).
+    The key breaks ties as a number (truffle_hash_key_number: the order of the keys' text, in
+    8 bytes): the state keeps each row's first and last session's order, and 32-character
+    keys there were a third of its bytes, read by every night's update and people. -#}
 {% macro ga4_user_state_picks() -%}
-    {%- set session_order = ['session_start_at', 'session_key'] -%}
+    {%- set session_order = ['session_start_at', truffle_hash_key_number('session_key')] -%}
     {%- set picks = [] -%}
     {#- the export's traffic_source is the user's first touch (pitfall 6); the first session's
         source stands in where it is missing -#}
@@ -71,7 +74,7 @@
     {%- endfor -%}
     {#- each declared user property's latest value -#}
     {%- for property in ga4_declared_user_properties() -%}
-        {%- do picks.append({'column': property.column, 'source': 'events', 'expression': property.column, 'direction': 'last', 'order': ['event_timestamp_micros', 'event_key']}) -%}
+        {%- do picks.append({'column': property.column, 'source': 'events', 'expression': property.column, 'direction': 'last', 'order': ['event_timestamp_micros', truffle_hash_key_number('event_key')]}) -%}
     {%- endfor -%}
     {{ return(picks) }}
 {%- endmacro %}
@@ -234,7 +237,7 @@
         {{ return({'mode': 'update', 'start': window.start, 'end': window.end, 'settled_before': [settled_before, window.start - span] | min, 'retained_as_of': as_of, 'expired_months': {}}) }}
     {%- endif -%}
     {%- set stored = truffle_updatable_relation(['user_state_key', 'settled_before', 'retained_as_of'] + state_columns) -%}
-    {%- if stored is none -%}
+    {%- if stored is none or not ga4_user_state_numbers_stored(stored) -%}
         {{ return(rebuild) }}
     {%- endif -%}
     {%- set reach = ga4_session_reach(ref('int_sessions_aggregated'), incremental=true) -%}
@@ -331,6 +334,41 @@
         {%- endfor -%}
     {%- endfor -%}
     {{ return(selects | join('\n    union all\n')) }}
+{%- endmacro %}
+
+{#- The state's columns that keep a hash key as a number (truffle_hash_key_number): the
+    order columns at the positions where the order breaks ties by a key. -#}
+{% macro ga4_user_state_number_columns() -%}
+    {%- set keys = [truffle_hash_key_number('session_key'), truffle_hash_key_number('event_key')] -%}
+    {%- set columns = [] -%}
+    {%- for group in ga4_user_state_row_orders() -%}
+        {%- for entry in group.order -%}
+            {%- if entry in keys -%}{%- do columns.append(group.columns[loop.index0]) -%}{%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- for pick in ga4_user_state_picks() -%}
+        {%- set kept = ga4_user_state_order_columns(pick) -%}
+        {%- for entry in pick.order -%}
+            {%- if entry in keys -%}{%- do columns.append(kept[loop.index0]) -%}{%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{#- Whether the stored state keeps its keys as numbers: a state stored before they were (the
+    keys' text, same column names) is rebuilt, never combined with numbers (text would
+    compare with text, and order the picks wrongly). -#}
+{% macro ga4_user_state_numbers_stored(stored) -%}
+    {%- set types = {} -%}
+    {%- for column in adapter.get_columns_in_relation(stored) -%}
+        {%- do types.update({column.name | lower: column}) -%}
+    {%- endfor -%}
+    {%- for name in ga4_user_state_number_columns() -%}
+        {%- if name not in types or not types[name].is_integer() -%}
+            {{ return(false) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(true) }}
 {%- endmacro %}
 
 {#- The columns a pick keeps its order in: `<pick>__order_<n>`. -#}

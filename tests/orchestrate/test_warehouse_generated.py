@@ -11,6 +11,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestrate.demo_data import GeneratorConfig, generate_export
@@ -20,6 +21,7 @@ from tests.orchestrate.conftest import (
     REPO,
     Warehouse,
     make_warehouse,
+    table_checksum,
 )
 
 NINE = Decimal("1e-9")  # money's scale: DECIMAL(38, 9) on DuckDB, NUMERIC on BigQuery
@@ -397,6 +399,45 @@ def test_nightlies_folding_the_users_state_equal_a_full_build(
     moved = nightly.scalar("select min(settled_before) from int_users_aggregated")
     assert moved > settled[1], "the nightlies should have moved the settled line"
     assert nightly.checksums() == full.checksums()
+
+
+def test_a_users_state_keeping_key_text_is_rebuilt_not_combined_with_numbers(
+    generated_export: tuple[Path, dict], tmp_path: Path
+) -> None:
+    """The users' state keeps the session keys that break ties in its orders as numbers; a
+    state stored by an earlier version kept their text under the same column names. Combining
+    the two would compare text with numbers, so the first run after upgrading rebuilds the
+    state (as a full build would), and the next run updates it again."""
+    end = GENERATED_CONFIG.end_date
+    variables = {"ga4_property_time_zone": GENERATED_TIME_ZONE, "ga4_run_date": end.isoformat()}
+    built = make_warehouse(tmp_path / "built", generated_export[0], variables)
+    before = {**built.checksums(), "people": table_checksum(built.path, "int_users_combined")}
+    compiled = built.target_path / "compiled" / "random_truffle" / "models" / "intermediate"
+    with duckdb.connect(str(built.path)) as connection:
+        number_columns = [
+            name
+            for (name,) in connection.execute(
+                "select column_name from information_schema.columns"
+                " where table_name = 'int_users_aggregated' and data_type = 'BIGINT'"
+                " and ends_with(column_name, '__order_2')"
+            ).fetchall()
+        ]
+        assert "sessions_first__order_2" in number_columns
+        for name in number_columns:
+            connection.execute(f"alter table int_users_aggregated alter {name} type varchar")
+    assert built.build(extra_vars={"ga4_run_date": end.isoformat()}).success
+    assert "kept_prior" not in (compiled / "int_users_aggregated.sql").read_text()
+    assert (
+        built.scalar(
+            "select data_type from information_schema.columns where table_name ="
+            " 'int_users_aggregated' and column_name = 'sessions_first__order_2'"
+        )
+        == "BIGINT"
+    )
+    after = {**built.checksums(), "people": table_checksum(built.path, "int_users_combined")}
+    assert after == before
+    assert built.build(extra_vars={"ga4_run_date": end.isoformat()}).success
+    assert "kept_prior" in (compiled / "int_users_aggregated.sql").read_text()
 
 
 def test_a_backfill_to_the_run_date_leaves_the_users_state_folded_for_the_next_nightly(
