@@ -13,3 +13,44 @@
         'days_since_first_seen': 'number',
     }) }}
 {%- endmacro %}
+
+{#- The attributes the audience rules use now (the seed audiences, looked up when the model is
+    built, after the seeds), in the order of audience_attributes: the members view reads only
+    these columns of the people, not every attribute a rule could test, so each read of the
+    audiences (their data tests, audience_metrics) reads a few columns of every person, not
+    twenty. Every attribute where there is nothing to ask (parsing, the offline proof, a unit
+    test, a seed not loaded yet) or no rule. -#}
+{% macro audience_attributes_in_use() -%}
+    {%- set every = audience_attributes().keys() | list -%}
+    {%- if not execute or var('ga4_render_offline', false) or model.resource_type == 'unit_test' -%}
+        {{ return(every) }}
+    {%- endif -%}
+    {%- set rules = load_relation(ref('audiences')) -%}
+    {%- if rules is none -%}
+        {{ return(every) }}
+    {%- endif -%}
+    {%- set lookup -%}
+        {{ truffle_lookup_name('audience attributes') }}
+        select distinct attribute from {{ rules }}
+    {%- endset -%}
+    {%- set used = run_query(lookup).columns[0].values() | map('string') | list -%}
+    {#- no rule (an empty seed) reads every attribute: a CASE needs a WHEN -#}
+    {{ return((every | select('in', used) | list) or every) }}
+{%- endmacro %}
+
+{#- SQL: fail the query with `message` (a SQL string expression), wherever it is evaluated. -#}
+{% macro truffle_raise(message) -%}
+    {{ return(adapter.dispatch('truffle_raise', 'random_truffle')(message)) }}
+{%- endmacro %}
+
+{% macro default__truffle_raise(message) -%}
+    {{ exceptions.raise_compiler_error("truffle_raise: no implementation for the " ~ target.type ~ " engine (duckdb and bigquery are supported).") }}
+{%- endmacro %}
+
+{% macro duckdb__truffle_raise(message) -%}
+    error({{ message }})
+{%- endmacro %}
+
+{% macro bigquery__truffle_raise(message) -%}
+    error({{ message }})
+{%- endmacro %}

@@ -1,5 +1,12 @@
 {{ config(materialized='view') }}
 
+{%- set new_attribute_message -%}
+    concat(
+        'audiences: rule attribute ', audience_rules.attribute,
+        ' is new since this view was built; run: dbt build -s int_audience_members_evaluated+'
+    )
+{%- endset %}
+
 with
 
 users as (
@@ -12,7 +19,9 @@ audience_rules as (
 
 -- each (rule, user): the user's value of the rule's attribute, as lower-case text. A rule
 -- reads one attribute, picked by name, so only the rules asked about are evaluated (rather
--- than every attribute of every user unpivoted to rows first and joined to the rules)
+-- than every attribute of every user unpivoted to rows first and joined to the rules); only
+-- the attributes the rules used when this view was built are read, and a rule added since
+-- on another attribute fails the query instead of matching no one
 rule_values as (
     select
         audience_rules.audience_id,
@@ -21,9 +30,10 @@ rule_values as (
         audience_rules.value as rule_value,
         users.unified_user_id,
         case audience_rules.attribute
-            {%- for attribute in audience_attributes() %}
+            {%- for attribute in audience_attributes_in_use() %}
                 when '{{ attribute }}' then lower(cast(users.{{ attribute }} as {{ truffle_type('string') }}))
             {%- endfor %}
+            else {{ truffle_raise(new_attribute_message) }}
         end as attribute_value
     from audience_rules
     cross join users

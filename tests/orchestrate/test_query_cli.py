@@ -8,9 +8,11 @@ import datetime as dt
 import hashlib
 import io
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -200,6 +202,34 @@ def test_audience_users_refuse_without_salt(
     result = truffle(generated_warehouse, monkeypatch, "get_audience_users")
     assert result.exit_code == 2
     assert "TRUFFLE_ACTIVATION_SALT" in result.output
+
+
+def test_an_audience_rule_on_an_attribute_new_since_the_build_fails_loudly(
+    real_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The members view reads only the attributes the rules used when it was built (the
+    people's other columns are not read); a rule loaded since (`dbt seed` alone) on another
+    attribute fails every read of the members with what to run, never matches no one."""
+    copy = Warehouse(
+        tmp_path / "copy.duckdb", real_warehouse.settings, tmp_path, real_warehouse.run
+    )
+    shutil.copyfile(real_warehouse.path, copy.path)
+    query = tmp_path / "members.sql"
+    query.write_text("select count(*) as members from int_audience_members_evaluated")
+    before = rows_of(truffle(copy, monkeypatch, "--sql", str(query), "-f", "csv"))
+    assert int(before[0]["members"]) == copy.scalar(
+        "select count(*) from int_audience_members_evaluated"
+    )
+    with duckdb.connect(str(copy.path)) as connection:
+        connection.execute(
+            "insert into audiences values"
+            " ('organic', 'Organic', 'first_touch_medium', '=', 'organic')"
+        )
+    result = truffle(copy, monkeypatch, "--sql", str(query), "-f", "csv")
+    assert result.exit_code == 1
+    assert "rule attribute first_touch_medium is new since this view was built" in result.output
+    assert "dbt build -s int_audience_members_evaluated+" in result.output
+    assert "Traceback" not in result.output
 
 
 INJECTION = "x'); drop table events; --"
