@@ -1,12 +1,72 @@
-{#- How a mart replaces its window. DuckDB (dbt-duckdb has no insert_overwrite): delete+insert
-    keyed on the partition date, in one transaction. BigQuery: static insert_overwrite of the
-    window's partitions, which BigQuery swaps atomically. -#}
+{#- How a mart replaces its window. DuckDB (dbt-duckdb has no insert_overwrite): `truffle_window`
+    below, a delete of the window's export days and an insert of the model's rows, in one
+    transaction. BigQuery: static insert_overwrite of the window's partitions, which BigQuery
+    swaps atomically. Elsewhere dbt's delete+insert keyed on the partition date. -#}
 {% macro truffle_incremental_strategy() -%}
     {{ return(adapter.dispatch('truffle_incremental_strategy', 'random_truffle')()) }}
 {%- endmacro %}
 
 {% macro default__truffle_incremental_strategy() -%}
     {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro duckdb__truffle_incremental_strategy() -%}
+    {{ return('truffle_window') }}
+{%- endmacro %}
+
+{#- The strategy `truffle_window` (DuckDB; the incremental materialization of
+    macros/incremental/duckdb_incremental.sql): the window's rows are the model's select, kept
+    in a temporary view (`truffle_window_rows_view`) and read once, by the insert. The days
+    replaced: for staging (`meta.window_days: export`), the window's days that have an export
+    shard (daily or intraday; staging dates a row by its shard), so a day whose export is gone
+    (expired, deleted, not yet landed) keeps its stored rows, as dbt's delete+insert keyed on
+    the days of the new rows did; for the models built from staging, every day of the window,
+    all derived again from what staging holds for it (a day left without a row of the model,
+    such as a corrected export day without its purchases, is emptied). Delete and insert run
+    in the materialization's one transaction. -#}
+{% macro get_incremental_truffle_window_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    {%- set column = (config.get('meta') or {}).get('window_column') -%}
+    {%- if not column -%}
+        {{ exceptions.raise_compiler_error("incremental_strategy truffle_window needs meta.window_column (the model's date column) on " ~ this) }}
+    {%- endif -%}
+    {%- if (config.get('meta') or {}).get('window_days') == 'export' -%}
+        {%- set days = [] -%}
+        {%- for day in ga4_window_export_days() -%}
+            {%- do days.append(date_literal(day)) -%}
+        {%- endfor -%}
+        {%- set replaced = (column ~ ' in (' ~ days | join(', ') ~ ')') if days else none -%}
+    {%- else -%}
+        {%- set replaced = ga4_window_filter(column) -%}
+    {%- endif -%}
+    {%- if replaced %}
+    delete from {{ target }}
+    where {{ replaced }};
+    {%- endif %}
+
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }}
+    from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
+
+{% macro truffle_window_rows_view(relation, compiled_code) -%}
+    create or replace temporary view {{ relation.include(database=false, schema=false) }} as (
+        {{ compiled_code }}
+    )
+{%- endmacro %}
+
+{#- The days of this run's window with an export shard (DuckDB: the export folder's files),
+    sorted. -#}
+{% macro ga4_window_export_days() -%}
+    {%- set days = [] -%}
+    {%- for file in ga4_duckdb_export_files() -%}
+        {%- set day = modules.datetime.datetime.strptime(file.suffix, '%Y%m%d').date() -%}
+        {%- if day not in days -%}
+            {%- do days.append(day) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(days | sort) }}
 {%- endmacro %}
 
 {% macro bigquery__truffle_incremental_strategy() -%}

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='incremental',
-        meta={'window_column': 'event_date'},
+        meta={'window_column': 'event_date', 'window_days': 'export'},
         incremental_strategy=truffle_incremental_strategy(),
         unique_key=truffle_incremental_key('event_date'),
         partition_by=truffle_partition_by('event_date'),
