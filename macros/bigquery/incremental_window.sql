@@ -20,6 +20,9 @@
     {%- if model.package_name == 'random_truffle' -%}
         {%- if partitions -%}
             {%- set partitions = ga4_bigquery_partitions() -%}
+            {%- if (config.get('meta') or {}).get('window_days') == 'export' -%}
+                {%- set partitions = ga4_bigquery_export_partitions(partitions) -%}
+            {%- endif -%}
         {%- endif -%}
         {%- if incremental_predicates -%}
             {%- set marker = modules.re.search('/[*] ga4_session_stored_from ([0-9]{4}-[0-9]{2}-[0-9]{2}) [*]/', sql) -%}
@@ -31,4 +34,46 @@
     {{ return(dbt.bq_generate_incremental_build_sql(
         strategy, tmp_relation, target_relation, sql, unique_key, partition_by, partitions, dest_columns, tmp_relation_exists, copy_partitions, incremental_predicates
     )) }}
+{%- endmacro %}
+
+
+{#- Staging's partitions (`meta.window_days: export`): the window's days that have an export
+    table (daily or intraday). A day whose export table expired (the BigQuery sandbox keeps
+    tables 60 days) or was deleted keeps its stored rows, as on DuckDB
+    (macros/incremental/strategy.sql); the models built from staging replace the whole window
+    from what it holds. One lookup of the export dataset's INFORMATION_SCHEMA.TABLES (no
+    table data read), named for the offline capture; a window with no export table at all
+    is an error that names the days (nothing to replace: the export is stale or the range
+    wrong). -#}
+{% macro ga4_bigquery_export_partitions(partitions) -%}
+    {%- set days = [] -%}
+    {%- for partition in partitions -%}
+        {%- do days.append(partition[6:16] | replace('-', '')) -%}
+    {%- endfor -%}
+    {%- set project = var('ga4_project', none) or target.project -%}
+    {%- set lookup -%}
+        {{ truffle_lookup_name('missing export days') }}
+        select string_agg(day, ',' order by day) as missing_days
+        from unnest([{% for day in days %}'{{ day }}'{{ ', ' if not loop.last }}{% endfor %}]) as day
+        where day not in (
+            select regexp_extract(table_name, r'([0-9]{8})$')
+            from `{{ project }}`.{{ var('ga4_dataset') }}.INFORMATION_SCHEMA.TABLES
+            where regexp_contains(table_name, r'^events_(intraday_)?[0-9]{8}$')
+        )
+    {%- endset -%}
+    {%- set found = run_query(lookup).rows -%}
+    {%- set missing = ((found[0][0] if found else none) or '').split(',') | reject('equalto', '') | list -%}
+    {%- set kept = [] -%}
+    {%- for partition in partitions -%}
+        {%- if days[loop.index0] not in missing -%}
+            {%- do kept.append(partition) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if missing -%}
+        {%- do log(this.identifier ~ ': no export table for ' ~ (missing | join(', ')) ~ '; those days keep their stored rows', info=true) -%}
+    {%- endif -%}
+    {%- if not kept -%}
+        {{ exceptions.raise_compiler_error("No GA4 export table (events_YYYYMMDD or events_intraday_YYYYMMDD) in " ~ project ~ "." ~ var('ga4_dataset') ~ " for any day of the window (" ~ (days | join(', ')) ~ "): nothing to replace. Check the export (truffle nightly's freshness) or the backfill range.") }}
+    {%- endif -%}
+    {{ return(kept) }}
 {%- endmacro %}

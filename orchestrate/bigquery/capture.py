@@ -71,6 +71,7 @@ _ORDINARY_NIGHT: dict[str, Any] = {
     "retention partitions": lambda run_date: [0],
     "restated days": lambda run_date: [None],
     "users state": _users_state,
+    "missing export days": lambda run_date: [None],
 }
 # The night on which every path runs answers every count with 1, and the users' state as
 # the ordinary night's holding rows past every retention cutoff: the update that reads
@@ -78,6 +79,8 @@ _ORDINARY_NIGHT: dict[str, Any] = {
 # rebuild is the full build's statement).
 _EVERY_PATH_NIGHT: dict[str, Any] = {
     "users state": lambda run_date: _users_state(run_date, oldest=dt.date(1900, 1, 1)),
+    # the day before the run date's export table is gone: staging replaces the other days
+    "missing export days": lambda run_date: [f"{run_date - dt.timedelta(days=1):%Y%m%d}"],
 }
 _LOOKUP_NAME = re.compile(r"/\* truffle lookup: ([a-z ()]+?) \*/")
 

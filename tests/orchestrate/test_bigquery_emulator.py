@@ -6,11 +6,25 @@ Python 3.13 is missing."""
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from orchestrate.bigquery import emulator as bq_emulator
 from orchestrate.bigquery.dry_run import DryRunError, dry_run_bytes
+from orchestrate.dbt import run_dbt
+from orchestrate.settings import Settings
+from tests.orchestrate.bigquery_fixtures import (
+    EMULATOR_DATASET,
+    EMULATOR_EXPORT_DATASET,
+    EMULATOR_PROJECT,
+    EMULATOR_UNSUPPORTED,
+    EMULATOR_VARIABLES,
+    RUN_DATE,
+)
+from tests.orchestrate.conftest import REAL_SAMPLE, REPO
 
 if TYPE_CHECKING:
     from tests.orchestrate.bigquery_fixtures import EmulatorWarehouse
@@ -131,3 +145,57 @@ def test_jobs_carry_labels_for_cost_attribution(emulator_warehouse: EmulatorWare
     assert events_jobs, "no job labelled model=events"
     assert all(label.get("app") == "random_truffle" for label in events_jobs)
     assert all(label.get("invocation_id") for label in events_jobs)
+
+
+def test_a_backfill_over_a_day_whose_export_table_is_gone_keeps_its_rows(
+    emulator_warehouse: EmulatorWarehouse, tmp_path: Path
+) -> None:
+    """Staging replaces only the window's days that have an export table: a backfill over
+    a day whose `events_YYYYMMDD` expired (the sandbox's 60 days) or was deleted leaves that
+    day's stored rows, and those of every model built from staging, as they were."""
+    warehouse = emulator_warehouse
+    counted = {
+        "stg_ga4__events": "event_date",
+        "int_events_recorded": "event_date",
+        "int_conversions_attributed": "conversion_date",
+    }
+
+    def per_day() -> dict[str, list[tuple]]:
+        return {
+            table: warehouse.query(
+                f"select {column}, count(*) from {warehouse.table(table)} "
+                f"where {column} >= '1900-01-01' group by 1 order by 1"
+            )
+            for table, column in counted.items()
+        }
+
+    before = per_day()
+    assert [day for day, _ in before["stg_ga4__events"]] == [
+        dt.date(2020, 11, 1),
+        dt.date(2020, 11, 2),
+    ]
+    gone = f"{EMULATOR_PROJECT}.{EMULATOR_EXPORT_DATASET}.events_20201101"
+    warehouse.client.delete_table(gone)
+    try:
+        settings = Settings(
+            project_dir=REPO,
+            profiles_dir=warehouse.emulator.profile(tmp_path / "profile", EMULATOR_DATASET),
+            target="bigquery",
+            vars=dict(EMULATOR_VARIABLES),
+        )
+        run = run_dbt(
+            ["run", "--select", "stg_ga4__events+", "--exclude", *EMULATOR_UNSUPPORTED],
+            settings,
+            target_path=tmp_path / "target",
+            extra_vars={
+                "ga4_run_date": RUN_DATE,
+                "ga4_backfill_start_date": "2020-11-01",
+                "ga4_backfill_end_date": "2020-11-02",
+            },
+        )
+        assert run.success, run.failure_report()
+        assert per_day() == before
+    finally:
+        bq_emulator.load_export_days(
+            warehouse.client, EMULATOR_EXPORT_DATASET, [REAL_SAMPLE / "events_20201101.parquet"]
+        )
