@@ -1,6 +1,6 @@
 {#- How a mart replaces its window. DuckDB (dbt-duckdb has no insert_overwrite): `truffle_window`
-    below, a delete of the window's export days and an insert of the model's rows, in one
-    transaction. BigQuery: static insert_overwrite of the window's partitions, which BigQuery
+    below, a delete of the window's days (staging: those with an export file) and an insert of
+    the model's rows, in one transaction. BigQuery: static insert_overwrite of the window's partitions, which BigQuery
     swaps atomically. Elsewhere dbt's delete+insert keyed on the partition date. -#}
 {% macro truffle_incremental_strategy() -%}
     {{ return(adapter.dispatch('truffle_incremental_strategy', 'random_truffle')()) }}
@@ -27,11 +27,12 @@
 {% macro get_incremental_truffle_window_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-    {%- set column = (config.get('meta') or {}).get('window_column') -%}
+    {%- set meta = config.get('meta') or {} -%}
+    {%- set column = meta.get('window_column') -%}
     {%- if not column -%}
         {{ exceptions.raise_compiler_error("incremental_strategy truffle_window needs meta.window_column (the model's date column) on " ~ this) }}
     {%- endif -%}
-    {%- if (config.get('meta') or {}).get('window_days') == 'export' -%}
+    {%- if meta.get('window_days') == 'export' -%}
         {%- set days = [] -%}
         {%- for day in ga4_window_export_days() -%}
             {%- do days.append(date_literal(day)) -%}
