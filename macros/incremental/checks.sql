@@ -83,8 +83,10 @@
 {%- endmacro %}
 
 {#- The predicates a generic data test adds when it reads `relation`: its own `where` config,
-    then the window of an incremental model (on window checks; a test's
-    `meta.window_days_before_var` names the variable holding how many days before the window
+    then the window of an incremental model or of `meta.check_window_column` (a table rebuilt
+    whole and not partitioned whose rows carry the last day they were active: the people, whom
+    a window check reads where last seen in the window; stored in that column's order so it
+    reads only that part) (on window checks; a test's `meta.window_days_before_var` names the variable holding how many days before the window
     it reads too, for a test comparing a day with the days before it). -#}
 {% macro truffle_test_predicates(relation) -%}
     {%- set predicates = [] -%}
@@ -92,7 +94,9 @@
         {%- do predicates.append('(' ~ config.get('where') ~ ')') -%}
     {%- endif -%}
     {%- set node = truffle_model_node(relation) -%}
-    {%- set column = (node.config.get('meta') or {}).get('window_column') if node and node.config.get('materialized') in ('incremental', 'view') else none -%}
+    {%- set meta = (node.config.get('meta') or {}) if node else {} -%}
+    {%- set column = meta.get('window_column') if node and node.config.get('materialized') in ('incremental', 'view') else none -%}
+    {%- set column = column or meta.get('check_window_column') -%}
     {%- set days_var = (config.get('meta') or {}).get('window_days_before_var') -%}
     {%- set days_before = (var(days_var, 0) if days_var else 0) | int -%}
     {%- set window = truffle_check_window_predicate(column, days_before) if column else none -%}

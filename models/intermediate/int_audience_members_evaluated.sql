@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='view', meta={'check_window_column': 'last_seen_date'}) }}
 
 {%- set new_attribute_message -%}
     concat(
@@ -29,6 +29,7 @@ rule_values as (
         audience_rules.operator as rule_operator,
         audience_rules.value as rule_value,
         users.unified_user_id,
+        users.last_seen_date,
         case audience_rules.attribute
             {%- for attribute in audience_attributes_in_use() %}
                 when '{{ attribute }}' then lower(cast(users.{{ attribute }} as {{ truffle_type('string') }}))
@@ -45,6 +46,7 @@ rule_results as (
         audience_id,
         audience_name,
         unified_user_id,
+        last_seen_date,
         case rule_operator
             when '=' then attribute_value = lower(rule_value)
             when '!=' then attribute_value != lower(rule_value)
@@ -82,9 +84,10 @@ rule_tallies as (
         audience_id,
         audience_name,
         unified_user_id,
+        last_seen_date,
         {{ truffle_countif('coalesce(is_rule_met, false)') }} as rules_met
     from rule_results
-    group by audience_id, audience_name, unified_user_id
+    group by audience_id, audience_name, unified_user_id, last_seen_date
 ),
 
 -- a member meets every rule of the audience
@@ -92,7 +95,8 @@ members as (
     select
         rule_tallies.audience_id,
         rule_tallies.audience_name,
-        rule_tallies.unified_user_id
+        rule_tallies.unified_user_id,
+        rule_tallies.last_seen_date
     from rule_tallies
     inner join audience_rule_counts
         on rule_tallies.audience_id = audience_rule_counts.audience_id
@@ -104,7 +108,8 @@ final as (
         {{ truffle_hash_key(['audience_id', 'unified_user_id']) }} as audience_member_key,
         audience_id,
         audience_name,
-        unified_user_id
+        unified_user_id,
+        last_seen_date
     from members
 )
 

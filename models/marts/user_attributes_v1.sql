@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='view', meta={'check_window_column': 'last_seen_date'}) }}
 
 {#- A view: a person's figures (int_users_combined: the stored state combined per person
     through the device map) and the segments computed where they are read (the lifecycle

@@ -53,3 +53,44 @@ def test_tests_read_the_window_unless_full_checks(
     whole = test_events(ga4_full_checks=True)
     assert [r.status for r in whole.results] == ["fail"]
     assert "event_date >=" not in compiled.read_text()
+
+
+def test_the_people_checks_read_those_last_seen_in_the_window(
+    generated_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """The people are a table rebuilt whole: a nightly's tests of them (and of user_attributes
+    and the audience members over them) check the people last seen in the window, so they
+    miss a duplicate last seen before it and catch one last seen in it."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(generated_warehouse.path, copy)
+    settings = Settings(
+        project_dir=REPO, vars=dict(generated_warehouse.settings.vars), duckdb_path=copy
+    )
+    tests = "unique_int_users_combined_unified_user_id unique_user_attributes_v1_unified_user_id"
+
+    def test_people(**extra: object) -> list[str]:
+        run = run_dbt(
+            ["test", "--select", *tests.split()],
+            settings,
+            target_path=tmp_path / "target",
+            extra_vars={"ga4_run_date": END.isoformat(), **extra},
+            quiet=True,
+        )
+        return sorted(r.status for r in run.results)
+
+    def duplicate(last_seen: str) -> None:
+        with duckdb.connect(str(copy)) as connection:
+            connection.execute(
+                "insert into int_users_combined select * from int_users_combined"
+                f" where last_seen_date = ({last_seen}) limit 1"
+            )
+
+    oldest = generated_warehouse.scalar("select min(last_seen_date) from int_users_combined")
+    assert oldest < END - dt.timedelta(days=4)  # outside the window of a run on END
+    # a person last seen long before the window, twice: only a whole-history check sees it
+    duplicate("select min(last_seen_date) from int_users_combined")
+    assert test_people() == ["pass", "pass"]
+    assert test_people(ga4_full_checks=True) == ["fail", "fail"]
+    # a person last seen on the run date, twice: the window's check sees it
+    duplicate(f"select date '{END.isoformat()}'")
+    assert test_people() == ["fail", "fail"]
