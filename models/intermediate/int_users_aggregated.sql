@@ -16,6 +16,7 @@
     config(
         materialized='table',
         cluster_by=['user_pseudo_id', 'user_id'],
+        meta={'check_window_column': 'bucket_date'},
     )
 }}
 
@@ -32,7 +33,8 @@
     Retention never rebuilds it: the state keeps the date retention was last counted from
     (retained_as_of), and the months holding days that expired since are read again from
     the days the sources keep (their settled rows; a month of partitions per category and
-    night). -#}
+    night). The days read come last (source_days), so a nightly's data tests, which check the
+    window's day rows (meta.check_window_column), read the table's tail. -#}
 
 with
 {%- if plan.mode == 'update' %}
