@@ -94,4 +94,4 @@ final as (
 )
 
 select * from final
-order by last_seen_date
+{{ truffle_storage_order(['last_seen_date']) }}
