@@ -234,9 +234,10 @@
         {#- the offline proof: the update form, as the run it renders would (a nightly, or a
             backfill's range) -#}
         {%- set window = ga4_window(incremental=true) -%}
-        {{ return({'mode': 'update', 'start': window.start, 'end': window.end, 'settled_before': [settled_before, window.start - span] | min, 'retained_as_of': as_of, 'expired_months': {}}) }}
+        {%- set line = [settled_before, window.start - span] | min -%}
+        {{ return({'mode': 'update', 'start': window.start, 'end': window.end, 'settled_before': line, 'stored_settled_before': line - modules.datetime.timedelta(days=1), 'retained_as_of': as_of, 'expired_months': {}, 'erase': true}) }}
     {%- endif -%}
-    {%- set stored = truffle_updatable_relation(['user_state_key', 'settled_before', 'retained_as_of'] + state_columns) -%}
+    {%- set stored = truffle_updatable_relation(ga4_user_state_run_columns() + state_columns) -%}
     {%- if stored is none or not ga4_user_state_numbers_stored(stored) -%}
         {{ return(rebuild) }}
     {%- endif -%}
@@ -254,6 +255,20 @@
     {%- set found = run_query(lookup).rows[0] -%}
     {%- if found[0] is none or found[0] > reach.start -%}
         {{ return(rebuild) }}
+    {%- endif -%}
+    {#- an update in place deletes an erased identity's rows only on a run with an identity
+        erased since the state was written (the erased identities only grow); the whole-table
+        write drops them on every run -#}
+    {%- set erase = true -%}
+    {%- if ga4_user_state_materialization() == 'incremental' -%}
+        {%- set erasures -%}
+            {{ truffle_lookup_name('users state erasures') }}
+            select
+                (select max(erasures_counted) from {{ stored }}),
+                (select count(*) from {{ ref('int_erased_identities') }})
+        {%- endset -%}
+        {%- set counted = run_query(erasures).rows[0] -%}
+        {%- set erase = counted[0] is none or counted[1] > counted[0] -%}
     {%- endif -%}
     {%- set settled_before = [found[0], [settled_before, reach.start] | min] | max -%}
     {%- set retained_as_of = found[1] -%}
@@ -290,8 +305,10 @@
         'start': reach.start,
         'end': reach.end,
         'settled_before': settled_before,
+        'stored_settled_before': found[0],
         'retained_as_of': retained_as_of,
         'expired_months': expired_months,
+        'erase': erase,
     }) }}
 {%- endmacro %}
 
@@ -399,4 +416,89 @@
         {%- do columns.extend(ga4_user_state_order_columns(pick)) -%}
     {%- endfor -%}
     {{ return(columns) }}
+{%- endmacro %}
+
+{#- The state's columns before its grain: its key, and the run that wrote the row's settled
+    line, retention day and count of erased identities (the state's own are the greatest). -#}
+{% macro ga4_user_state_run_columns() -%}
+    {{ return(['user_state_key', 'settled_before', 'retained_as_of', 'erasures_counted']) }}
+{%- endmacro %}
+
+{#- How the state is written. DuckDB updates it in place (strategy `truffle_state`: a delete
+    of the rows a run replaces, ga4_user_state_replaced, and an insert of its new rows), so
+    a nightly reads the rows it folds and the days it read again, not every row kept;
+    BigQuery still writes the table whole each run (read whole: the users' tables are listed
+    as such in the nightly audit). -#}
+{% macro ga4_user_state_materialization() -%}
+    {{ return(adapter.dispatch('ga4_user_state_materialization', 'random_truffle')()) }}
+{%- endmacro %}
+
+{% macro default__ga4_user_state_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{% macro duckdb__ga4_user_state_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{#- The stored rows an update in place replaces (`new_rows`: the relation holding the rows
+    the run inserts), one predicate per delete, each on the columns whose min / max let DuckDB
+    skip the rest of the table (the settled rows lie first, by month, then the day rows by
+    day, then what later runs appended): the days it read again; the days now older than the
+    settled line, and the settled rows of their pairs' months (folded again, among the new
+    rows); the months retention expired days of; an erased identity's rows when one was erased
+    since the state was written. Every row on a rebuild. -#}
+{% macro ga4_user_state_replaced(plan, new_rows) -%}
+    {%- if plan.mode != 'update' -%}
+        {{ return(['true']) }}
+    {%- endif -%}
+    {%- set predicates = [
+        'bucket_date >= ' ~ date_literal(plan.start) ~ ' and bucket_date <= ' ~ date_literal(plan.end),
+    ] -%}
+    {%- if plan.settled_before > plan.stored_settled_before -%}
+        {%- do predicates.append('bucket_date < ' ~ date_literal(plan.settled_before)) -%}
+        {%- set predicate -%}
+            bucket_date is null
+            and bucket_month >= {{ date_literal(plan.stored_settled_before.replace(day=1)) }}
+            and bucket_month < {{ date_literal(plan.settled_before) }}
+            and user_state_key in (select user_state_key from {{ new_rows }} where bucket_date is null)
+        {%- endset -%}
+        {%- do predicates.append(predicate) -%}
+    {%- endif -%}
+    {%- for source_name, months in plan.expired_months.items() -%}
+        {%- set predicate -%}
+            source_name = '{{ source_name }}'
+            and bucket_month in ({% for month in months %}{{ date_literal(month) }}{{ ', ' if not loop.last }}{% endfor %})
+            and (bucket_date is null or bucket_date < {{ date_literal(plan.settled_before) }})
+        {%- endset -%}
+        {%- do predicates.append(predicate) -%}
+    {%- endfor -%}
+    {%- if plan.erase -%}
+        {%- do predicates.append('not (' ~ ga4_not_erased(ref('int_erased_identities')) ~ ')') -%}
+    {%- endif -%}
+    {{ return(predicates) }}
+{%- endmacro %}
+
+{#- The strategy `truffle_state` (DuckDB, int_users_aggregated): the run's plan again (its
+    lookups read the stored state, unchanged until this statement), then a delete of the rows
+    it replaces and an insert of the new rows from the temporary table the materialization
+    wrote (the new rows are read from the stored ones, so they are stored before the
+    deletes), in the materialization's one transaction; each delete its own statement. A rebuild replaces the table: its columns may
+    have changed (declared user properties, a state from an earlier version). -#}
+{% macro get_incremental_truffle_state_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set temp = arg_dict['temp_relation'] -%}
+    {%- set plan = ga4_user_state_plan(ga4_user_state_sources(), ga4_user_state_columns()) -%}
+    {%- if plan.mode == 'update' -%}
+        {%- for predicate in ga4_user_state_replaced(plan, temp) -%}
+            {%- do run_query('delete from ' ~ target ~ '\nwhere ' ~ predicate) -%}
+        {%- endfor -%}
+        {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) %}
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }}
+    from {{ temp }}
+    {%- else %}
+    create or replace table {{ target }} as
+    select * from {{ temp }}
+    {%- endif %}
 {%- endmacro %}

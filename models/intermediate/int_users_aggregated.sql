@@ -14,11 +14,16 @@
 
 {{
     config(
-        materialized='table',
+        materialized=ga4_user_state_materialization(),
+        incremental_strategy='truffle_state',
         cluster_by=['user_pseudo_id', 'user_id'],
         meta={'check_window_column': 'bucket_date'},
     )
 }}
+{#- DuckDB updates the stored state in place (the new rows only, below; the rows they replace
+    deleted by the strategy, ga4_user_state_replaced); BigQuery writes it whole. Each row
+    keeps the settled line, retention day and erasure count of the run that wrote it. -#}
+{%- set in_place = plan.mode == 'update' and is_incremental() %}
 
 {#- The state behind user_attributes: per source (sessions, conversions, the events mart when
     user properties are declared), per device / login pair (user_pseudo_id, user_id), the
@@ -26,7 +31,9 @@
     null) and one row per later day. A nightly reads this table (small: one row per pair and
     month active, plus the pairs active in the last days) and the days it re-processed of its
     sources, never their history, and combines again only the pairs' months whose days cross
-    `settled_before` (the other rows pass through); the person a row belongs to is resolved where it is read
+    `settled_before` (the other rows pass through; on DuckDB they stay where they are: the
+    update is in place, the new rows only, and it reads the stored rows it folds, not every
+    row kept); the person a row belongs to is resolved where it is read
     (int_users_combined, through the device map). Rebuilt from every row of the sources on a full
     build, and whenever an update could not equal a rebuild: a backfill or rewrite older than
     `settled_before`, a change of the declared user properties (ga4_user_state_plan).
@@ -37,7 +44,75 @@
     window's day rows (meta.check_window_column), read the table's tail. -#}
 
 with
-{%- if plan.mode == 'update' %}
+{%- if in_place %}
+
+prior as (
+    select * from {{ this }}
+),
+
+erased_identities as (
+    select * from {{ ref('int_erased_identities') }}
+),
+
+-- the stored days now older than the settled line (day rows come last in the table); an
+-- erased identity's rows and the months retention expired days of are left out, as below
+folding_days as (
+    select * from prior
+    where
+        bucket_date < {{ date_literal(plan.settled_before) }}
+        and {{ ga4_not_erased() }}
+        {%- for source_name, months in plan.expired_months.items() %}
+        and not (
+            source_name = '{{ source_name }}'
+            and bucket_month in ({% for month in months %}{{ date_literal(month) }}{{ ', ' if not loop.last }}{% endfor %})
+        )
+        {%- endfor %}
+),
+
+-- their pairs' months
+folding_months as (
+    select distinct
+        source_name,
+        user_pseudo_id,
+        user_id,
+        bucket_month
+    from folding_days
+),
+
+-- those months' settled rows (ids may be null: compared null-safe), from the months the
+-- days between the stored settled line and tonight's lie in
+folding_settled as (
+    select prior.*
+    from prior
+    inner join folding_months
+        on
+            prior.source_name = folding_months.source_name
+            and prior.user_pseudo_id is not distinct from folding_months.user_pseudo_id
+            and prior.user_id is not distinct from folding_months.user_id
+            and prior.bucket_month = folding_months.bucket_month
+    where
+        prior.bucket_date is null
+        and prior.bucket_month >= {{ date_literal(plan.stored_settled_before.replace(day=1)) }}
+        and prior.bucket_month < {{ date_literal(plan.settled_before) }}
+),
+
+-- each such month's days and settled row fold into its new settled row
+folded as (
+    select
+        source_name,
+        user_pseudo_id,
+        user_id,
+        bucket_month,
+        cast(null as date) as bucket_date,
+        {{ combined | join(',\n        ') }}
+    from (
+        select * from folding_days
+        union all
+        select * from folding_settled
+    ) as folding
+    group by source_name, user_pseudo_id, user_id, bucket_month
+),
+{%- elif plan.mode == 'update' %}
 
 prior as (
     select * from {{ this }}
@@ -130,7 +205,10 @@ source_days as (
 ),
 
 state_rows as (
-    {%- if plan.mode == 'update' %}
+    {%- if in_place %}
+    select * from folded
+    union all
+    {%- elif plan.mode == 'update' %}
     select * from folded
     union all
     select * from settled
@@ -146,8 +224,10 @@ final as (
         {{ truffle_hash_key(ga4_user_state_grain()) }} as user_state_key,
         {{ date_literal(plan.settled_before) }} as settled_before,
         {{ retained_as_of }} as retained_as_of,
+        (select count(*) from {{ ref('int_erased_identities') }}) as erasures_counted,
         *
     from state_rows
 )
 
 select * from final
+{{ truffle_storage_order(['bucket_date nulls first', 'bucket_month']) }}

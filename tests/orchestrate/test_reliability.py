@@ -89,7 +89,8 @@ def yesterdays_warehouse(generated_warehouse: Warehouse, tmp_path: Path) -> Path
         "stg_ga4__events:insert",
         "int_events_recorded:commit",
         "int_sessions_converted:insert",
-        "int_users_aggregated:rename",
+        "int_users_aggregated:delete",
+        "int_users_combined:rename",
     ],
 )
 def test_a_killed_build_loses_nothing_and_the_rerun_equals_a_clean_build(
