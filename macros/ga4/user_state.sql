@@ -418,10 +418,11 @@
     {{ return(columns) }}
 {%- endmacro %}
 
-{#- The state's columns before its grain: its key, and the run that wrote the row's settled
-    line, retention day and count of erased identities (the state's own are the greatest). -#}
+{#- The state's columns before its grain: its key, and the run that wrote the row: its
+    settled line, retention day, count of erased identities (the state's own are the
+    greatest) and start (run_started_at). -#}
 {% macro ga4_user_state_run_columns() -%}
-    {{ return(['user_state_key', 'settled_before', 'retained_as_of', 'erasures_counted']) }}
+    {{ return(['user_state_key', 'settled_before', 'retained_as_of', 'erasures_counted', 'written_at']) }}
 {%- endmacro %}
 
 {#- How the state is written. DuckDB updates it in place (strategy `truffle_state`: a delete
@@ -441,17 +442,14 @@
     {{ return('incremental') }}
 {%- endmacro %}
 
-{#- The stored rows an update in place replaces (`new_rows`: the relation holding the rows
-    the run inserts), one predicate per delete, each on the columns whose min / max let DuckDB
+{#- The stored rows an update in place replaces (rows written before `written_at`, this
+    run's start: its new rows are inserted first), one predicate per delete, each on the columns whose min / max let DuckDB
     skip the rest of the table (the settled rows lie first, by month, then the day rows by
     day, then what later runs appended): the days it read again; the days now older than the
     settled line, and the settled rows of their pairs' months (folded again, among the new
     rows); the months retention expired days of; an erased identity's rows when one was erased
-    since the state was written. Every row on a rebuild. -#}
-{% macro ga4_user_state_replaced(plan, new_rows) -%}
-    {%- if plan.mode != 'update' -%}
-        {{ return(['true']) }}
-    {%- endif -%}
+    since the state was written. -#}
+{% macro ga4_user_state_replaced(plan, written_at) -%}
     {%- set predicates = [
         'bucket_date >= ' ~ date_literal(plan.start) ~ ' and bucket_date <= ' ~ date_literal(plan.end),
     ] -%}
@@ -461,7 +459,10 @@
             bucket_date is null
             and bucket_month >= {{ date_literal(plan.stored_settled_before.replace(day=1)) }}
             and bucket_month < {{ date_literal(plan.settled_before) }}
-            and user_state_key in (select user_state_key from {{ new_rows }} where bucket_date is null)
+            and user_state_key in (
+                select user_state_key from {{ this }}
+                where written_at = {{ written_at }} and bucket_date is null
+            )
         {%- endset -%}
         {%- do predicates.append(predicate) -%}
     {%- endif -%}
@@ -476,29 +477,53 @@
     {%- if plan.erase -%}
         {%- do predicates.append('not (' ~ ga4_not_erased(ref('int_erased_identities')) ~ ')') -%}
     {%- endif -%}
-    {{ return(predicates) }}
+    {%- set stored = [] -%}
+    {%- for predicate in predicates -%}
+        {%- do stored.append('(' ~ predicate ~ ')\n    and written_at < ' ~ written_at) -%}
+    {%- endfor -%}
+    {{ return(stored) }}
 {%- endmacro %}
 
-{#- The strategy `truffle_state` (DuckDB, int_users_aggregated): the run's plan again (its
-    lookups read the stored state, unchanged until this statement), then a delete of the rows
-    it replaces and an insert of the new rows from the temporary table the materialization
-    wrote (the new rows are read from the stored ones, so they are stored before the
-    deletes), in the materialization's one transaction; each delete its own statement. A rebuild replaces the table: its columns may
-    have changed (declared user properties, a state from an earlier version). -#}
+{#- The run's start, as the SQL literal the state's rows keep (written_at). -#}
+{% macro ga4_user_state_written_at() -%}
+    {{ return("cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as timestamp)") }}
+{%- endmacro %}
+
+{#- The marker line that carries an update in place's deletes from the model's compiled SQL
+    to the strategy (computed once, with the plan's lookups, when the model compiles). -#}
+{% macro ga4_user_state_deletes_marker() -%}
+    {{ return('-- truffle_state deletes: ') }}
+{%- endmacro %}
+
+{#- The strategy `truffle_state` (DuckDB, int_users_aggregated). An update: the new rows
+    (folded months, the days read again) inserted from a temporary view of the model's select
+    (read once: no temporary table written and read back), then one delete per kind of
+    replaced row, of the rows written before this run, each its own statement; the deletes
+    were computed when the model compiled (a marker line of its SQL,
+    ga4_user_state_deletes_marker), so the plan's lookups run once. All in the
+    materialization's one transaction. A rebuild replaces the table: its columns may have
+    changed (declared user properties, a state from an earlier version). -#}
 {% macro get_incremental_truffle_state_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
-    {%- set temp = arg_dict['temp_relation'] -%}
-    {%- set plan = ga4_user_state_plan(ga4_user_state_sources(), ga4_user_state_columns()) -%}
-    {%- if plan.mode == 'update' -%}
-        {%- for predicate in ga4_user_state_replaced(plan, temp) -%}
-            {%- do run_query('delete from ' ~ target ~ '\nwhere ' ~ predicate) -%}
-        {%- endfor -%}
-        {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) %}
-    insert into {{ target }} ({{ columns }})
-    select {{ columns }}
-    from {{ temp }}
-    {%- else %}
+    {%- set rows = arg_dict['temp_relation'].include(database=false, schema=false) -%}
+    {%- set marker = ga4_user_state_deletes_marker() -%}
+    {%- set found = [] -%}
+    {%- for line in compiled_code.split('\n') if line.startswith(marker) -%}
+        {%- do found.append(fromjson(line[marker | length:])) -%}
+    {%- endfor -%}
+    {%- set deletes = found[0] if found else none -%}
+    {%- if deletes is none -%}
     create or replace table {{ target }} as
-    select * from {{ temp }}
+    select * from {{ rows }}
+    {%- else -%}
+        {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+        {%- set statements = ['insert into ' ~ target ~ ' (' ~ columns ~ ')\nselect ' ~ columns ~ '\nfrom ' ~ rows] -%}
+        {%- for predicate in deletes -%}
+            {%- do statements.append('delete from ' ~ target ~ '\nwhere ' ~ predicate) -%}
+        {%- endfor -%}
+        {%- for statement in statements[:-1] -%}
+            {%- do run_query(statement) -%}
+        {%- endfor -%}
+    {{ statements[-1] }}
     {%- endif %}
 {%- endmacro %}

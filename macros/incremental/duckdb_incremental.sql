@@ -74,7 +74,7 @@
       {% call statement("pre", language=language) %}
         {{- build_python }}
       {% endcall %}
-    {% elif config.get('incremental_strategy') == 'truffle_window' %} {# truffle #}
+    {% elif config.get('incremental_strategy') in ('truffle_window', 'truffle_state') %} {# truffle #}
       {% do run_query(truffle_window_rows_view(temp_relation, compiled_code)) %} {# truffle #}
     {% else %} {# SQL #}
       {% do run_query(create_table_as(temporary, temp_relation, compiled_code, language, partitioned_by=none, sorted_by=none)) %}
@@ -136,7 +136,7 @@
       {% endif %}
       {% do adapter.drop_relation(rel) %}
   {% endfor %}
-  {% if config.get('incremental_strategy') == 'truffle_window' and temporary %} {# truffle #}
+  {% if config.get('incremental_strategy') in ('truffle_window', 'truffle_state') and temporary %} {# truffle #}
     {% do run_query('drop view if exists ' ~ temp_relation.include(database=false, schema=false)) %} {# truffle #}
   {% endif %} {# truffle #}
 

@@ -24,6 +24,10 @@
     deleted by the strategy, ga4_user_state_replaced); BigQuery writes it whole. Each row
     keeps the settled line, retention day and erasure count of the run that wrote it. -#}
 {%- set in_place = plan.mode == 'update' and is_incremental() %}
+{%- set written_at = ga4_user_state_written_at() %}
+{%- if in_place %}
+{{ ga4_user_state_deletes_marker() }}{{ tojson(ga4_user_state_replaced(plan, written_at)) }}
+{% endif %}
 
 {#- The state behind user_attributes: per source (sessions, conversions, the events mart when
     user properties are declared), per device / login pair (user_pseudo_id, user_id), the
@@ -225,6 +229,7 @@ final as (
         {{ date_literal(plan.settled_before) }} as settled_before,
         {{ retained_as_of }} as retained_as_of,
         (select count(*) from {{ ref('int_erased_identities') }}) as erasures_counted,
+        {{ written_at }} as written_at,
         *
     from state_rows
 )
