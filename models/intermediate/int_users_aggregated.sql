@@ -24,6 +24,8 @@
     deleted by the strategy, ga4_user_state_replaced); BigQuery writes it whole. Each row
     keeps the settled line, retention day and erasure count of the run that wrote it. -#}
 {%- set in_place = plan.mode == 'update' and is_incremental() %}
+{#- whether days cross the settled line this run (none when it did not move) -#}
+{%- set folds = in_place and plan.settled_before > plan.stored_settled_before %}
 {%- set written_at = ga4_user_state_written_at() %}
 {%- if in_place %}
 {{ ga4_user_state_deletes_marker() }}{{ tojson(ga4_user_state_replaced(plan, written_at)) }}
@@ -48,7 +50,7 @@
     window's day rows (meta.check_window_column), read the table's tail. -#}
 
 with
-{%- if in_place %}
+{%- if folds %}
 
 prior as (
     select * from {{ this }}
@@ -116,7 +118,7 @@ folded as (
     ) as folding
     group by source_name, user_pseudo_id, user_id, bucket_month
 ),
-{%- elif plan.mode == 'update' %}
+{%- elif plan.mode == 'update' and not in_place %}
 
 prior as (
     select * from {{ this }}
@@ -209,10 +211,10 @@ source_days as (
 ),
 
 state_rows as (
-    {%- if in_place %}
+    {%- if folds %}
     select * from folded
     union all
-    {%- elif plan.mode == 'update' %}
+    {%- elif plan.mode == 'update' and not in_place %}
     select * from folded
     union all
     select * from settled

@@ -233,7 +233,7 @@ def test_expiring_rows_update_the_users_state_from_the_expired_months_only(
         }
         nightly.build(extra_vars=extra)
         sql = " ".join(compiled.read_text().split())
-        assert "folding_days" in sql, "the users' state should be updated, not rebuilt"
+        assert "truffle_state deletes" in sql, "the users' state should be updated, not rebuilt"
         assert "1900-01-01" not in sql
         for read in expected_reads:
             bounded = f"is not null and session_start_date >= cast({read} as date)"
@@ -253,7 +253,7 @@ def test_expiring_rows_update_the_users_state_from_the_expired_months_only(
         )
         rebuilt.build("--select", "int_users_aggregated+", "--full-refresh", extra_vars=extra)
         assert (
-            "folding_days"
+            "truffle_state deletes"
             not in (rebuilt.target_path / "compiled" / "random_truffle" / "models" / "intermediate")
             .joinpath("int_users_aggregated.sql")
             .read_text()

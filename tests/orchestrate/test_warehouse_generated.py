@@ -427,7 +427,7 @@ def test_a_users_state_keeping_key_text_is_rebuilt_not_combined_with_numbers(
         for name in number_columns:
             connection.execute(f"alter table int_users_aggregated alter {name} type varchar")
     assert built.build(extra_vars={"ga4_run_date": end.isoformat()}).success
-    assert "folding_days" not in (compiled / "int_users_aggregated.sql").read_text()
+    assert "truffle_state deletes" not in (compiled / "int_users_aggregated.sql").read_text()
     assert (
         built.scalar(
             "select data_type from information_schema.columns where table_name ="
@@ -438,7 +438,7 @@ def test_a_users_state_keeping_key_text_is_rebuilt_not_combined_with_numbers(
     after = {**built.checksums(), "people": table_checksum(built.path, "int_users_combined")}
     assert after == before
     assert built.build(extra_vars={"ga4_run_date": end.isoformat()}).success
-    assert "folding_days" in (compiled / "int_users_aggregated.sql").read_text()
+    assert "truffle_state deletes" in (compiled / "int_users_aggregated.sql").read_text()
 
 
 def test_a_backfill_to_the_run_date_leaves_the_users_state_folded_for_the_next_nightly(
