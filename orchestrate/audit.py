@@ -273,8 +273,15 @@ def _conditions(table: exp.Table) -> list[exp.Expression | None] | None:
     if isinstance(node.parent, (exp.Create, exp.Insert)) and node.parent.this is node:
         return None
     create = table.find_ancestor(exp.Create)
-    if create is not None and str(create.args.get("kind") or "").upper() == "VIEW":
-        return None  # creating a view reads nothing: what reads the view reads its tables
+    # creating a view reads nothing: what reads the view reads its tables; but an incremental
+    # model's rows as a temporary view (DuckDB's truffle_window and truffle_state) are read by
+    # the insert that follows, and its tables are listed here, with its query
+    if (
+        create is not None
+        and str(create.args.get("kind") or "").upper() == "VIEW"
+        and not create.find(exp.TemporaryProperty)
+    ):
+        return None
     scope = table.find_ancestor(exp.Select, exp.Delete, exp.Update, exp.Merge)
     if isinstance(scope, exp.Merge):
         if scope.this is not table:
