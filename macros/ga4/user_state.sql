@@ -466,14 +466,7 @@
         {%- endset -%}
         {%- do predicates.append(predicate) -%}
     {%- endif -%}
-    {%- for source_name, months in plan.expired_months.items() -%}
-        {%- set predicate -%}
-            source_name = '{{ source_name }}'
-            and bucket_month in ({% for month in months %}{{ date_literal(month) }}{{ ', ' if not loop.last }}{% endfor %})
-            and (bucket_date is null or bucket_date < {{ date_literal(plan.settled_before) }})
-        {%- endset -%}
-        {%- do predicates.append(predicate) -%}
-    {%- endfor -%}
+    {%- do predicates.extend(ga4_user_state_expired_rows(plan)) -%}
     {%- if plan.erase -%}
         {%- do predicates.append('not (' ~ ga4_not_erased(ref('int_erased_identities')) ~ ')') -%}
     {%- endif -%}
@@ -526,4 +519,36 @@
         {%- endfor -%}
     {{ statements[-1] }}
     {%- endif %}
+{%- endmacro %}
+
+{#- SQL, one predicate per source: the stored rows of the months retention expired days of
+    (their settled row and days before the settled line), read again from the sources. -#}
+{% macro ga4_user_state_expired_rows(plan) -%}
+    {%- set predicates = [] -%}
+    {%- for source_name, months in plan.expired_months.items() -%}
+        {%- set predicate -%}
+            source_name = '{{ source_name }}'
+            and bucket_month in ({% for month in months %}{{ date_literal(month) }}{{ ', ' if not loop.last }}{% endfor %})
+            and (bucket_date is null or bucket_date < {{ date_literal(plan.settled_before) }})
+        {%- endset -%}
+        {%- do predicates.append(predicate) -%}
+    {%- endfor -%}
+    {{ return(predicates) }}
+{%- endmacro %}
+
+{#- SQL: the rows of `relation` (where `where`) folded into one settled row per pair and month
+    (`combined`: ga4_user_state_figures()). -#}
+{% macro ga4_user_state_folded(relation, combined, where=none) -%}
+    select
+        source_name,
+        user_pseudo_id,
+        user_id,
+        bucket_month,
+        cast(null as date) as bucket_date,
+        {{ combined | join(',\n        ') }}
+    from {{ relation }}
+    {%- if where %}
+    where {{ where }}
+    {%- endif %}
+    group by source_name, user_pseudo_id, user_id, bucket_month
 {%- endmacro %}

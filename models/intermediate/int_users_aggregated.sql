@@ -50,7 +50,7 @@
     window's day rows (meta.check_window_column), read the table's tail. -#}
 
 with
-{%- if folds %}
+{%- if folds or (plan.mode == 'update' and not in_place) %}
 
 prior as (
     select * from {{ this }}
@@ -61,21 +61,18 @@ erased_identities as (
 ),
 
 -- the stored days now older than the settled line (day rows come last in the table); an
--- erased identity's rows and the months retention expired days of are left out, as below
+-- erased identity's rows and the months retention expired days of are left out
 folding_days as (
     select * from prior
     where
         bucket_date < {{ date_literal(plan.settled_before) }}
         and {{ ga4_not_erased() }}
-        {%- for source_name, months in plan.expired_months.items() %}
-        and not (
-            source_name = '{{ source_name }}'
-            and bucket_month in ({% for month in months %}{{ date_literal(month) }}{{ ', ' if not loop.last }}{% endfor %})
-        )
+        {%- for expired in ga4_user_state_expired_rows(plan) %}
+        and not ({{ expired }})
         {%- endfor %}
 ),
 
--- their pairs' months
+-- their pairs' months: only their settled row changes
 folding_months as (
     select distinct
         source_name,
@@ -84,6 +81,8 @@ folding_months as (
         bucket_month
     from folding_days
 ),
+{%- endif %}
+{%- if folds %}
 
 -- those months' settled rows (ids may be null: compared null-safe), from the months the
 -- days between the stored settled line and tonight's lie in
@@ -104,29 +103,9 @@ folding_settled as (
 
 -- each such month's days and settled row fold into its new settled row
 folded as (
-    select
-        source_name,
-        user_pseudo_id,
-        user_id,
-        bucket_month,
-        cast(null as date) as bucket_date,
-        {{ combined | join(',\n        ') }}
-    from (
-        select * from folding_days
-        union all
-        select * from folding_settled
-    ) as folding
-    group by source_name, user_pseudo_id, user_id, bucket_month
+    {{ ga4_user_state_folded('(select * from folding_days union all select * from folding_settled) as folding', combined) }}
 ),
 {%- elif plan.mode == 'update' and not in_place %}
-
-prior as (
-    select * from {{ this }}
-),
-
-erased_identities as (
-    select * from {{ ref('int_erased_identities') }}
-),
 
 -- an erased identity's rows go (its sessions and conversions were deleted from the marts);
 -- so do the days this run reads again, and the settled rows (and days before the settled
@@ -140,24 +119,9 @@ kept_prior as (
             or bucket_date < {{ date_literal(plan.start) }}
             or bucket_date > {{ date_literal(plan.end) }}
         )
-        {%- for source_name, months in plan.expired_months.items() %}
-        and not (
-            source_name = '{{ source_name }}'
-            and bucket_month in ({% for month in months %}{{ date_literal(month) }}{{ ', ' if not loop.last }}{% endfor %})
-            and (bucket_date is null or bucket_date < {{ date_literal(plan.settled_before) }})
-        )
+        {%- for expired in ga4_user_state_expired_rows(plan) %}
+        and not ({{ expired }})
         {%- endfor %}
-),
-
--- the pairs' months with days now older than the kept days: only their settled row changes
-folding_months as (
-    select distinct
-        source_name,
-        user_pseudo_id,
-        user_id,
-        bucket_month
-    from kept_prior
-    where bucket_date < {{ date_literal(plan.settled_before) }}
 ),
 
 -- each stored row, marked when its pair's month folds (ids may be null: compared null-safe)
@@ -176,16 +140,7 @@ marked_prior as (
 
 -- those months' days older than the kept days fold into the month's settled row
 folded as (
-    select
-        source_name,
-        user_pseudo_id,
-        user_id,
-        bucket_month,
-        cast(null as date) as bucket_date,
-        {{ combined | join(',\n        ') }}
-    from marked_prior
-    where is_folding and (bucket_date is null or bucket_date < {{ date_literal(plan.settled_before) }})
-    group by source_name, user_pseudo_id, user_id, bucket_month
+    {{ ga4_user_state_folded('marked_prior', combined, 'is_folding and (bucket_date is null or bucket_date < ' ~ date_literal(plan.settled_before) ~ ')') }}
 ),
 
 -- every other settled row, as it was
