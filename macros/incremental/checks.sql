@@ -27,9 +27,18 @@
     {%- if window is none or window.start is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set first = window.start - modules.datetime.timedelta(days=1 + days_before) -%}
     {%- set last = window.end + modules.datetime.timedelta(days=1 + days_after) -%}
-    {{ return(column ~ ' >= ' ~ date_literal(first) ~ ' and ' ~ column ~ ' <= ' ~ date_literal(last)) }}
+    {{ return(column ~ ' >= ' ~ date_literal(truffle_check_window_first_day(days_before)) ~ ' and ' ~ column ~ ' <= ' ~ date_literal(last)) }}
+{%- endmacro %}
+
+{#- The first day the checks of this run read (the window's, one day before it and
+    `days_before` more); none when the checks cover the whole history. -#}
+{% macro truffle_check_window_first_day(days_before=0) -%}
+    {%- set window = truffle_checks_window() -%}
+    {%- if window is none or window.start is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(window.start - modules.datetime.timedelta(days=1 + days_before)) }}
 {%- endmacro %}
 
 {#- Days before the checked window a session holding one of the run window's events can

@@ -94,3 +94,46 @@ def test_the_people_checks_read_those_last_seen_in_the_window(
     # a person last seen on the run date, twice: the window's check sees it
     duplicate(f"select date '{END.isoformat()}'")
     assert test_people() == ["fail", "fail"]
+
+
+def test_a_window_sessions_people_are_looked_up_among_those_seen_since_it(
+    generated_warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """Every session's person is in user_attributes: a nightly checks the window's sessions
+    against the people last seen since the window began (truffle_relationships_active), so it
+    misses a person gone who was last seen long before and catches one seen on the run date."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(generated_warehouse.path, copy)
+    settings = Settings(
+        project_dir=REPO, vars=dict(generated_warehouse.settings.vars), duckdb_path=copy
+    )
+
+    def check(**extra: object) -> list[str]:
+        run = run_dbt(
+            ["test", "--select", "test_name:truffle_relationships_active"],
+            settings,
+            target_path=tmp_path / "target",
+            extra_vars={"ga4_run_date": END.isoformat(), **extra},
+            quiet=True,
+        )
+        return [r.status for r in run.results]
+
+    def remove_a_person(last_seen: str) -> None:
+        with duckdb.connect(str(copy)) as connection:
+            connection.execute(
+                "delete from int_users_combined where unified_user_id = ("
+                " select unified_user_id from int_users_combined"
+                f" where last_seen_date = ({last_seen}) order by unified_user_id limit 1)"
+            )
+
+    assert check() == ["pass"]
+    assert check(ga4_full_checks=True) == ["pass"]
+    oldest = generated_warehouse.scalar("select min(last_seen_date) from int_users_combined")
+    assert oldest < END - dt.timedelta(days=4)  # outside the window of a run on END
+    # a person last seen long before the window, gone: only a whole-history check sees it
+    remove_a_person("select min(last_seen_date) from int_users_combined")
+    assert check() == ["pass"]
+    assert check(ga4_full_checks=True) == ["fail"]
+    # a person with a session on the run date, gone: the window's check sees it
+    remove_a_person(f"select date '{END.isoformat()}'")
+    assert check() == ["fail"]
