@@ -396,6 +396,14 @@ class DatasetBench:
             )
         return summary
 
+    FULL_ARGS = (
+        "build",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:unit_test",
+        "--full-refresh",
+    )
+
     def run_full(self, steps: dict) -> bool:
         """`dbt build --full-refresh` (no tests) into a new file; the last one is kept."""
         building = self.work / "full.duckdb"
