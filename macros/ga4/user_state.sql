@@ -552,3 +552,12 @@
     {%- endif %}
     group by source_name, user_pseudo_id, user_id, bucket_month
 {%- endmacro %}
+
+{#- SQL join condition: `left`'s row is of the same pair and month as `right`'s (the ids may
+    be null: compared null-safe). -#}
+{% macro ga4_user_state_same_pair_month(left, right) -%}
+    {{ left }}.source_name = {{ right }}.source_name
+            and {{ left }}.user_pseudo_id is not distinct from {{ right }}.user_pseudo_id
+            and {{ left }}.user_id is not distinct from {{ right }}.user_id
+            and {{ left }}.bucket_month = {{ right }}.bucket_month
+{%- endmacro %}

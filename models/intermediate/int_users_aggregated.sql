@@ -90,11 +90,7 @@ folding_settled as (
     select prior.*
     from prior
     inner join folding_months
-        on
-            prior.source_name = folding_months.source_name
-            and prior.user_pseudo_id is not distinct from folding_months.user_pseudo_id
-            and prior.user_id is not distinct from folding_months.user_id
-            and prior.bucket_month = folding_months.bucket_month
+        on {{ ga4_user_state_same_pair_month('prior', 'folding_months') }}
     where
         prior.bucket_date is null
         and prior.bucket_month >= {{ date_literal(plan.stored_settled_before.replace(day=1)) }}
@@ -131,11 +127,7 @@ marked_prior as (
         folding_months.source_name is not null as is_folding
     from kept_prior
     left join folding_months
-        on
-            kept_prior.source_name = folding_months.source_name
-            and kept_prior.user_pseudo_id is not distinct from folding_months.user_pseudo_id
-            and kept_prior.user_id is not distinct from folding_months.user_id
-            and kept_prior.bucket_month = folding_months.bucket_month
+        on {{ ga4_user_state_same_pair_month('kept_prior', 'folding_months') }}
 ),
 
 -- those months' days older than the kept days fold into the month's settled row
