@@ -202,8 +202,9 @@
     state), 'expired_months' (source name -> the months whose settled rows are read again)}.
 
     An update reads the stored state and the sources' rows from the start of the sessions'
-    reach (the earliest session this run re-processed) to its end; days before the nightly
-    window minus the session span fold into one row per pair and month. The nightly window is
+    reach (the earliest session this run re-processed) to its end; the settled line is the
+    nightly window minus the session span, and the months wholly before it fold into one row
+    per pair and month (ga4_user_state_fold_line). The nightly window is
     the run date's, on a backfill too: a backfill reaching the run date leaves the state
     folded where the next nightly folds it, so that nightly folds one day, not the weeks
     between the backfill's start and its own window (a boundary never later than the reach,
@@ -235,7 +236,7 @@
             backfill's range) -#}
         {%- set window = ga4_window(incremental=true) -%}
         {%- set line = [settled_before, window.start - span] | min -%}
-        {{ return({'mode': 'update', 'start': window.start, 'end': window.end, 'settled_before': line, 'stored_settled_before': line - modules.datetime.timedelta(days=1), 'retained_as_of': as_of, 'expired_months': {}, 'erase': true}) }}
+        {{ return({'mode': 'update', 'start': window.start, 'end': window.end, 'settled_before': line, 'stored_settled_before': ga4_user_state_fold_line(line) - modules.datetime.timedelta(days=1), 'retained_as_of': as_of, 'expired_months': {}, 'erase': true}) }}
     {%- endif -%}
     {%- set stored = truffle_updatable_relation(ga4_user_state_run_columns() + state_columns) -%}
     {%- if stored is none or not ga4_user_state_numbers_stored(stored) -%}
@@ -313,7 +314,7 @@
 {%- endmacro %}
 
 {#- SQL: every source's rows of the days `plan` reads, one row per pair and day, the days
-    before `plan.settled_before` in one row per pair and month: on a rebuild every day; on an
+    of the months before `plan.settled_before`'s in one row per pair and month: on a rebuild every day; on an
     update the days re-processed, and each month retention expired days of (its settled row,
     read again from the days kept before the settled line). -#}
 {% macro ga4_user_state_source_days(sources, plan) -%}
@@ -332,7 +333,7 @@
         {%- endif -%}
         {%- set bucket_month = truffle_month_start(column) -%}
         {%- set bucket_date -%}
-            case when {{ column }} >= {{ date_literal(plan.settled_before) }} then {{ column }} end
+            case when {{ column }} >= {{ date_literal(ga4_user_state_fold_line(plan.settled_before)) }} then {{ column }} end
         {%- endset -%}
         {%- for days_read in ranges -%}
             {%- set select -%}
@@ -402,6 +403,16 @@
     {{ return(['source_name', 'user_pseudo_id', 'user_id', 'bucket_month', 'bucket_date']) }}
 {%- endmacro %}
 
+{#- The first day kept as a day row: the first of the settled line's month. The days of the
+    months wholly before the settled line are folded into one row per pair and month; the
+    settled days of the line's own month stay day rows (never read again: they lie before
+    the line) until the line leaves that month, and the month folds on that night, once. A
+    line folding day by day would combine each night's crossing day with its month's settled
+    row, reading the month's settled rows every night. -#}
+{% macro ga4_user_state_fold_line(settled_before) -%}
+    {{ return(settled_before.replace(day=1)) }}
+{%- endmacro %}
+
 {#- The state's columns after its key, settled_before and retained_as_of, in order. -#}
 {% macro ga4_user_state_columns() -%}
     {%- set columns = ga4_user_state_grain() -%}
@@ -453,12 +464,13 @@
     {%- set predicates = [
         'bucket_date >= ' ~ date_literal(plan.start) ~ ' and bucket_date <= ' ~ date_literal(plan.end),
     ] -%}
-    {%- if plan.settled_before > plan.stored_settled_before -%}
-        {%- do predicates.append('bucket_date < ' ~ date_literal(plan.settled_before)) -%}
+    {%- set fold_line = ga4_user_state_fold_line(plan.settled_before) -%}
+    {%- if fold_line > ga4_user_state_fold_line(plan.stored_settled_before) -%}
+        {%- do predicates.append('bucket_date < ' ~ date_literal(fold_line)) -%}
         {%- set predicate -%}
             bucket_date is null
-            and bucket_month >= {{ date_literal(plan.stored_settled_before.replace(day=1)) }}
-            and bucket_month < {{ date_literal(plan.settled_before) }}
+            and bucket_month >= {{ date_literal(ga4_user_state_fold_line(plan.stored_settled_before)) }}
+            and bucket_month < {{ date_literal(fold_line) }}
             and user_state_key in (
                 select user_state_key from {{ this }}
                 where written_at = {{ written_at }} and bucket_date is null

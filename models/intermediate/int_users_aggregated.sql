@@ -24,8 +24,10 @@
     deleted by the strategy, ga4_user_state_replaced); BigQuery writes it whole. Each row
     keeps the settled line, retention day and erasure count of the run that wrote it. -#}
 {%- set in_place = plan.mode == 'update' and is_incremental() %}
-{#- whether days cross the settled line this run (none when it did not move) -#}
-{%- set folds = in_place and plan.settled_before > plan.stored_settled_before %}
+{#- the first day kept as a day row (the settled line's month), and whether the days of a
+    month fold this run (the line entered a later month) -#}
+{%- set fold_line = ga4_user_state_fold_line(plan.settled_before) %}
+{%- set folds = in_place and fold_line > ga4_user_state_fold_line(plan.stored_settled_before) %}
 {%- set written_at = ga4_user_state_written_at() %}
 {%- if in_place %}
 {{ ga4_user_state_deletes_marker() }}{{ tojson(ga4_user_state_replaced(plan, written_at)) }}
@@ -33,13 +35,14 @@
 
 {#- The state behind user_attributes: per source (sessions, conversions, the events mart when
     user properties are declared), per device / login pair (user_pseudo_id, user_id), the
-    figures of the days before `settled_before` folded into one row per month (bucket_date
-    null) and one row per later day. A nightly reads this table (small: one row per pair and
-    month active, plus the pairs active in the last days) and the days it re-processed of its
-    sources, never their history, and combines again only the pairs' months whose days cross
-    `settled_before` (the other rows pass through; on DuckDB they stay where they are: the
-    update is in place, the new rows only, and it reads the stored rows it folds, not every
-    row kept); the person a row belongs to is resolved where it is read
+    figures of the days of the months wholly before `settled_before` folded into one row per
+    month (bucket_date null) and one row per later day (ga4_user_state_fold_line: the line's
+    own month stays in day rows). A nightly reads the days it re-processed of its sources,
+    never their history; on the night the line enters a new month it also combines the
+    month it left, each pair's days into one row (the other rows pass through; on DuckDB
+    they stay where they are: the update is in place, the new rows only, and it reads the
+    stored rows it folds, not every row kept), and on the other nights it folds nothing;
+    the person a row belongs to is resolved where it is read
     (int_users_combined, through the device map). Rebuilt from every row of the sources on a full
     build, and whenever an update could not equal a rebuild: a backfill or rewrite older than
     `settled_before`, a change of the declared user properties (ga4_user_state_plan).
@@ -60,12 +63,12 @@ erased_identities as (
     select * from {{ ref('int_erased_identities') }}
 ),
 
--- the stored days now older than the settled line (day rows come last in the table); an
--- erased identity's rows and the months retention expired days of are left out
+-- the stored days of the months now wholly before the settled line (day rows come last in
+-- the table); an erased identity's rows and the months retention expired days of are left out
 folding_days as (
     select * from prior
     where
-        bucket_date < {{ date_literal(plan.settled_before) }}
+        bucket_date < {{ date_literal(fold_line) }}
         and {{ ga4_not_erased() }}
         {%- for expired in ga4_user_state_expired_rows(plan) %}
         and not ({{ expired }})
@@ -93,8 +96,8 @@ folding_settled as (
         on {{ ga4_user_state_same_pair_month('prior', 'folding_months') }}
     where
         prior.bucket_date is null
-        and prior.bucket_month >= {{ date_literal(plan.stored_settled_before.replace(day=1)) }}
-        and prior.bucket_month < {{ date_literal(plan.settled_before) }}
+        and prior.bucket_month >= {{ date_literal(ga4_user_state_fold_line(plan.stored_settled_before)) }}
+        and prior.bucket_month < {{ date_literal(fold_line) }}
 ),
 
 -- each such month's days and settled row fold into its new settled row
@@ -132,7 +135,7 @@ marked_prior as (
 
 -- those months' days older than the kept days fold into the month's settled row
 folded as (
-    {{ ga4_user_state_folded('marked_prior', combined, 'is_folding and (bucket_date is null or bucket_date < ' ~ date_literal(plan.settled_before) ~ ')') }}
+    {{ ga4_user_state_folded('marked_prior', combined, 'is_folding and (bucket_date is null or bucket_date < ' ~ date_literal(fold_line) ~ ')') }}
 ),
 
 -- every other settled row, as it was
@@ -148,7 +151,7 @@ kept_days as (
     select
         {{ state_columns | join(',\n        ') }}
     from kept_prior
-    where bucket_date >= {{ date_literal(plan.settled_before) }}
+    where bucket_date >= {{ date_literal(fold_line) }}
 ),
 {%- endif %}
 

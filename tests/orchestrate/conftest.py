@@ -85,6 +85,20 @@ def make_warehouse(
     return Warehouse(warehouse_path, settings, target_path, run)
 
 
+def month_boundary_export(
+    root: Path, end_date: dt.date = dt.date(2026, 3, 3), days: int = 6
+) -> tuple[Path, GeneratorConfig]:
+    """A small generated export over a month boundary (by default Feb 26 - Mar 3 2026): the
+    users' state folds a month's days into one row per pair only on the night its settled
+    line leaves that month, so the tests of folding need days on both sides of one."""
+    config = GeneratorConfig(
+        end_date=end_date, days=days, users=150, seed=7, json_days=0, intraday_days=0
+    )
+    export = root / "export"
+    generate_export(export, config)
+    return export, config
+
+
 @pytest.fixture(scope="session")
 def real_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     """The warehouse built from the two real days of Google's public GA4 sample."""

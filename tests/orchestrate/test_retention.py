@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 from orchestrate.dbt import run_dbt
-from orchestrate.demo_data import GeneratorConfig, generate_export
 from orchestrate.settings import Settings
 from tests.orchestrate.conftest import (
     GENERATED_CONFIG,
@@ -21,6 +20,7 @@ from tests.orchestrate.conftest import (
     make_warehouse,
     table_checksum,
 )
+from tests.orchestrate.conftest import month_boundary_export as boundary_export
 
 
 def as_of(day: dt.date) -> dict[str, object]:
@@ -164,11 +164,7 @@ def month_boundary_export(tmp_path: Path) -> tuple[Path, dict[str, object]]:
     """A small generated export over a month boundary (Feb 26 - Mar 3 2026) and the variables
     of its nightly: one-day session span and no lookback (the settled line is Mar 2), run
     on its last day."""
-    config = GeneratorConfig(
-        end_date=dt.date(2026, 3, 3), days=6, users=150, seed=7, json_days=0, intraday_days=0
-    )
-    export = tmp_path / "export"
-    generate_export(export, config)
+    export, config = boundary_export(tmp_path)
     return export, {
         "ga4_property_time_zone": config.time_zone,
         "ga4_session_max_span_days": 1,
@@ -197,8 +193,13 @@ def test_expiring_rows_update_the_users_state_from_the_expired_months_only(
     settled_months = (
         "select count(distinct bucket_month) from int_users_aggregated where bucket_date is null"
     )
-    assert nightly.scalar(settled_months) == 2, (
-        "the first build should hold settled rows of February and of March"
+    # the settled line (Mar 2) lies in March: February is folded, March's settled day (Mar 1)
+    # stays a day row until the line leaves March
+    assert nightly.scalar(settled_months) == 1, (
+        "the first build should hold settled rows of February only"
+    )
+    assert nightly.scalar("select min(bucket_date) from int_users_aggregated") == dt.date(
+        2026, 3, 1
     )
     compiled = (
         nightly.target_path / "compiled" / "random_truffle" / "models" / "intermediate"

@@ -21,6 +21,7 @@ from tests.orchestrate.conftest import (
     REPO,
     Warehouse,
     make_warehouse,
+    month_boundary_export,
     table_checksum,
 )
 
@@ -359,14 +360,20 @@ def test_a_purchase_resent_after_the_window_counts_once_where_first_sent(
 
 
 def users_state_warehouses(
-    export: Path, root: Path, span_days: int, lookback_days: int, days_before_end: int
+    root: Path,
+    end: dt.date,
+    export_days: int,
+    span_days: int,
+    lookback_days: int,
+    days_before_end: int,
 ) -> tuple[Warehouse, Warehouse]:
-    """Two builds of the generated export with this session span and lookback: a full build
-    as of its last day (the reference), and one as of `days_before_end` days before it
-    (to be brought to the last day by the test's nightlies or backfills)."""
-    end = GENERATED_CONFIG.end_date
+    """Two builds of a generated export over a month boundary (ending `end`) with this
+    session span and lookback: a full build as of its last day (the reference), and one as
+    of `days_before_end` days before it (to be brought to the last day by the test's
+    nightlies or backfills)."""
+    export, config = month_boundary_export(root, end, export_days)
     variables = {
-        "ga4_property_time_zone": GENERATED_TIME_ZONE,
+        "ga4_property_time_zone": config.time_zone,
         "ga4_session_max_span_days": span_days,
         "ga4_lookback_days": lookback_days,
     }
@@ -378,27 +385,40 @@ def users_state_warehouses(
     return full, earlier
 
 
-def test_nightlies_folding_the_users_state_equal_a_full_build(
-    generated_export: tuple[Path, dict], tmp_path: Path
-) -> None:
-    """The users' state keeps a settled row per device / login pair for the days before
-    the window minus the session span, and a nightly folds the days that cross that line
-    into it (only those pairs' rows are combined again; the others pass through). With a
-    one-day span and a one-day lookback the 6-day export has settled rows from the first
-    build on; two nightlies, each moving the line, must give the marts and user_attributes
-    of a full build."""
-    end = GENERATED_CONFIG.end_date
-    full, nightly = users_state_warehouses(generated_export[0], tmp_path, 1, 1, 2)
-    settled = nightly.query(
-        "select count(*), min(settled_before) from int_users_aggregated where bucket_date is null"
-    )[0]
-    assert settled[0] > 0, "the first build should hold settled rows"
-    for offset in (1, 0):
-        run_date = f"{end - dt.timedelta(days=offset):%Y-%m-%d}"
-        assert nightly.build(extra_vars={"ga4_run_date": run_date}).success
-    # each row keeps the line of the run that wrote it; the state's line is the newest
-    moved = nightly.scalar("select max(settled_before) from int_users_aggregated")
-    assert moved > settled[1], "the nightlies should have moved the settled line"
+def state_compiled(warehouse: Warehouse) -> str:
+    """The users' state's SQL as the warehouse's last run compiled it."""
+    path = warehouse.target_path / "compiled" / "random_truffle" / "models" / "intermediate"
+    return (path / "int_users_aggregated.sql").read_text()
+
+
+def test_nightlies_folding_the_users_state_equal_a_full_build(tmp_path: Path) -> None:
+    """The users' state keeps the days of the settled line's month as day rows and folds a
+    month's days into one row per device / login pair on the night the line leaves it (once:
+    the other nights fold nothing, and read no settled row). An export Feb 26 - Mar 3 with a
+    one-day span and a one-day lookback: a build as of Mar 1 (line Feb 27) holds settled
+    days but no month row; the nightly of Mar 2 (line Feb 28) folds nothing; the nightly of
+    Mar 3 (line Mar 1) folds February. Each must give the marts and user_attributes of a
+    full build."""
+    end = dt.date(2026, 3, 3)
+    full, nightly = users_state_warehouses(tmp_path, end, 6, 1, 1, 2)
+    lines = (
+        "select max(settled_before), count(*) filter (where bucket_date is null),"
+        " count(*) filter (where bucket_date < (select max(settled_before)"
+        " from int_users_aggregated)), count(*) filter (where bucket_date < ?)"
+        " from int_users_aggregated"
+    )
+    march = [dt.date(2026, 3, 1)]
+    line, months, settled_days, february_days = nightly.query(lines, march)[0]
+    assert (line, months) == (dt.date(2026, 2, 27), 0)
+    assert settled_days > 0, "the settled days of the line's month should stay day rows"
+    assert nightly.build(extra_vars={"ga4_run_date": "2026-03-02"}).success
+    assert "folding_days" not in state_compiled(nightly), "a night in the month folds nothing"
+    assert nightly.query(lines, march)[0][:2] == (dt.date(2026, 2, 28), 0)
+    assert nightly.build(extra_vars={"ga4_run_date": end.isoformat()}).success
+    assert "folding_days" in state_compiled(nightly), "leaving February folds it"
+    line, months, _, february_days = nightly.query(lines, march)[0]
+    assert (line, february_days) == (dt.date(2026, 3, 1), 0)
+    assert months > 0, "February's days should be folded into one row per pair"
     assert nightly.checksums() == full.checksums()
 
 
@@ -442,18 +462,19 @@ def test_a_users_state_keeping_key_text_is_rebuilt_not_combined_with_numbers(
 
 
 def test_a_backfill_to_the_run_date_leaves_the_users_state_folded_for_the_next_nightly(
-    generated_export: tuple[Path, dict], tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     """A backfill reaching the run date folds the users' state up to the line the nightly of
     that run date uses (its window minus the session span), not the backfill's own start
     minus the span: otherwise the first nightly after loading history by backfills folds
-    weeks of day rows, a cost that grows with what the backfill left. With a three-day span
-    and no lookback, a build as of four days before the end settles nothing (its line lies
-    before the export's first day); a backfill of the last two days as of the end must leave
-    the line at the end minus three days (no day row older than it: the next nightly has
-    nothing to fold), and the marts and user_attributes of a full build."""
-    end = GENERATED_CONFIG.end_date
-    full, backfilled = users_state_warehouses(generated_export[0], tmp_path, 3, 0, 4)
+    what the backfill left. An export Feb 26 - Mar 4 with a three-day span and no lookback:
+    a build as of Feb 28 settles nothing (its line lies before the export's first day); a
+    backfill of Mar 3 - 4 as of Mar 4 must leave the line at Mar 1 with February folded (its
+    own start minus the span, Feb 28, would have left February in day rows for the next
+    nightly to fold), and the marts and user_attributes of a full build; the next nightly
+    folds nothing."""
+    end = dt.date(2026, 3, 4)
+    full, backfilled = users_state_warehouses(tmp_path, end, 7, 3, 0, 4)
     assert (
         backfilled.scalar("select count(*) from int_users_aggregated where bucket_date is null")
         == 0
@@ -464,14 +485,15 @@ def test_a_backfill_to_the_run_date_leaves_the_users_state_folded_for_the_next_n
         "ga4_backfill_end_date": end.isoformat(),
     }
     assert backfilled.build(extra_vars=backfill_vars).success
-    line = end - dt.timedelta(days=3)
+    line = dt.date(2026, 3, 1)
     settled = backfilled.query(
         "select max(settled_before), count(*) filter (where bucket_date < ?),"
         " count(*) filter (where bucket_date is null) from int_users_aggregated",
         [line],
     )[0]
     assert settled[:2] == (line, 0), "the state should be folded up to the nightly's line"
-    assert settled[2] > 0, "the backfill should have folded the days before the line"
+    assert settled[2] > 0, "the backfill should have folded February"
     assert backfilled.checksums() == full.checksums()
     assert backfilled.build(extra_vars={"ga4_run_date": end.isoformat()}).success
+    assert "folding_days" not in state_compiled(backfilled)
     assert backfilled.checksums() == full.checksums()
