@@ -93,7 +93,10 @@
     A pick whose value came from that row-level first or last keeps null in its order
     columns (most do: the first session's source is the first session's); the order it
     stands for is the row's (coalesce on read). The order columns of every pick would
-    otherwise be most of the state's bytes (a timestamp and a session key per pick). -#}
+    otherwise be most of the state's bytes (a timestamp and a session key per pick). An
+    order's leading value that a measure already keeps (the first session's start is
+    `first_seen_at`: min(session_start_at)) is read from that measure's column (`measures`:
+    the group's columns that are measures, not stored again). -#}
 {% macro ga4_user_state_row_orders() -%}
     {%- set groups = [] -%}
     {%- set seen = [] -%}
@@ -102,11 +105,25 @@
         {%- if name not in seen -%}
             {%- do seen.append(name) -%}
             {%- set columns = [] -%}
+            {%- set measures = [] -%}
+            {%- set extreme = 'min' if pick.direction == 'first' else 'max' -%}
             {%- for column in pick.order -%}
-                {%- do columns.append(name ~ '__order_' ~ loop.index) -%}
+                {%- set kept = [] -%}
+                {%- for measure in ga4_user_state_measures() -%}
+                    {%- if measure.source == pick.source and measure.combine == extreme
+                        and measure.compute == extreme ~ '(' ~ column ~ ')' -%}
+                        {%- do kept.append(measure.column) -%}
+                    {%- endif -%}
+                {%- endfor -%}
+                {%- if loop.first and kept -%}
+                    {%- do columns.append(kept[0]) -%}
+                    {%- do measures.append(kept[0]) -%}
+                {%- else -%}
+                    {%- do columns.append(name ~ '__order_' ~ loop.index) -%}
+                {%- endif -%}
             {%- endfor -%}
             {%- do groups.append({'name': name, 'source': pick.source, 'direction': pick.direction,
-                                  'order': pick.order, 'columns': columns}) -%}
+                                  'order': pick.order, 'columns': columns, 'measures': measures}) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(groups) }}
@@ -157,7 +174,7 @@
                 {%- set sql = 'null' -%}
             {%- endif -%}
             {%- do row_order_sql.update({column: sql}) -%}
-            {%- if order_columns -%}
+            {%- if order_columns and column not in group.measures -%}
                 {%- do items.append(sql ~ ' as ' ~ column) -%}
             {%- endif -%}
         {%- endfor -%}
@@ -420,7 +437,7 @@
         {%- do columns.append(measure.column) -%}
     {%- endfor -%}
     {%- for group in ga4_user_state_row_orders() -%}
-        {%- do columns.extend(group.columns) -%}
+        {%- do columns.extend(group.columns | reject('in', group.measures) | list) -%}
     {%- endfor -%}
     {%- for pick in ga4_user_state_picks() -%}
         {%- do columns.append(pick.column) -%}
