@@ -214,8 +214,8 @@
 {%- endmacro %}
 
 {#- How int_users_aggregated is written this run: {'mode': 'update' | 'rebuild', 'start',
-    'end' (the days re-read from the sources, update only), 'settled_before' (the first day
-    kept as its own row), 'retained_as_of' (the date retention counts from, kept in the
+    'end' (the days re-read from the sources, update only), 'settled_before' (the settled
+    line: no later night reads the days before it again; ga4_user_state_fold_line), 'retained_as_of' (the date retention counts from, kept in the
     state), 'expired_months' (source name -> the months whose settled rows are read again)}.
 
     An update reads the stored state and the sources' rows from the start of the sessions'
