@@ -223,8 +223,8 @@
     nightly window minus the session span, and the months wholly before it fold into one row
     per pair and month (ga4_user_state_fold_line). The nightly window is
     the run date's, on a backfill too: a backfill reaching the run date leaves the state
-    folded where the next nightly folds it, so that nightly folds one day, not the weeks
-    between the backfill's start and its own window (a boundary never later than the reach,
+    folded where the next nightly folds it, so that nightly has nothing to fold, not the
+    weeks between the backfill's start and its own window (a boundary never later than the reach,
     whose days are read again as day rows).
 
     Retention never needs the whole history: the state keeps the date retention was last
