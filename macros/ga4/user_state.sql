@@ -109,13 +109,13 @@
             {%- set extreme = 'min' if pick.direction == 'first' else 'max' -%}
             {%- for column in pick.order -%}
                 {%- set kept = [] -%}
-                {%- for measure in ga4_user_state_measures() -%}
-                    {%- if measure.source == pick.source and measure.combine == extreme
-                        and measure.compute == extreme ~ '(' ~ column ~ ')' -%}
-                        {%- do kept.append(measure.column) -%}
-                    {%- endif -%}
+                {%- set leading = loop.first -%}
+                {%- for measure in ga4_user_state_measures() if leading
+                    and measure.source == pick.source and measure.combine == extreme
+                    and measure.compute == extreme ~ '(' ~ column ~ ')' -%}
+                    {%- do kept.append(measure.column) -%}
                 {%- endfor -%}
-                {%- if loop.first and kept -%}
+                {%- if kept -%}
                     {%- do columns.append(kept[0]) -%}
                     {%- do measures.append(kept[0]) -%}
                 {%- else -%}

@@ -87,8 +87,9 @@ folding_months as (
 {%- endif %}
 {%- if folds %}
 
--- those months' settled rows (ids may be null: compared null-safe), from the months the
--- days between the stored settled line and tonight's lie in
+-- those months' settled rows (ids may be null: compared null-safe): none when the state
+-- was written by this version (a month is folded whole, once); a state from before kept
+-- its line's month partly folded, and that row combines with the month's days
 folding_settled as (
     select prior.*
     from prior

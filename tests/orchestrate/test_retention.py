@@ -18,9 +18,9 @@ from tests.orchestrate.conftest import (
     REPO,
     Warehouse,
     make_warehouse,
+    month_boundary_export,
     table_checksum,
 )
-from tests.orchestrate.conftest import month_boundary_export as boundary_export
 
 
 def as_of(day: dt.date) -> dict[str, object]:
@@ -160,11 +160,11 @@ def test_a_nightly_retention_reads_only_the_days_that_expired(
     assert by_category(again) == after
 
 
-def month_boundary_export(tmp_path: Path) -> tuple[Path, dict[str, object]]:
+def month_boundary_nightly(tmp_path: Path) -> tuple[Path, dict[str, object]]:
     """A small generated export over a month boundary (Feb 26 - Mar 3 2026) and the variables
     of its nightly: one-day session span and no lookback (the settled line is Mar 2), run
     on its last day."""
-    export, config = boundary_export(tmp_path)
+    export, config = month_boundary_export(tmp_path)
     return export, {
         "ga4_property_time_zone": config.time_zone,
         "ga4_session_max_span_days": 1,
@@ -187,7 +187,7 @@ def test_expiring_rows_update_the_users_state_from_the_expired_months_only(
     months' days kept and nothing older, and equals the state rebuilt from the same marts
     (user_attributes and the audiences); every table equals a full build as of the same
     date (test_a_full_build_equals_the_nightlies_as_retention_passes says why)."""
-    export, variables = month_boundary_export(tmp_path)
+    export, variables = month_boundary_nightly(tmp_path)
     variables["retention_years_user_activity"] = 1
     nightly = make_warehouse(tmp_path / "nightly", export, variables)
     settled_months = (
@@ -278,7 +278,7 @@ def test_a_full_build_equals_the_nightlies_as_retention_passes(tmp_path: Path) -
     were new); two years on, the conversions (kept as transactions) outlive their sessions
     and their events (a sign_up is user activity), and keep both themselves and their
     sessions' attribution. Every table compared, both dates."""
-    export, variables = month_boundary_export(tmp_path)
+    export, variables = month_boundary_nightly(tmp_path)
     variables.update(retention_years_interaction=1, retention_years_user_activity=2)
     nightly = make_warehouse(tmp_path / "nightly", export, variables)
     sessions = nightly.scalar("select count(*) from sessions")
