@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import inspect
 import os
 import sys
 from typing import Any
@@ -97,6 +98,21 @@ class TruffleApp(typer.Typer):
     and pyarrow objects alive, and the interpreter's teardown would report each of them as
     leaked (`nanobind: leaked ...`, dozens of lines) after the message. Tests call the
     command group directly (CliRunner), not this, and exit normally."""
+
+    def command(self, name: str | None = None, **kwargs: Any) -> Any:
+        """A command whose line in `truffle --help` is its docstring's first paragraph on one
+        line: typer 0.29 keeps the docstring's line breaks there, so a wrapped sentence broke
+        mid-way in the command list (an explicit `short_help` is kept)."""
+        register = super().command
+
+        def decorator(function: Any) -> Any:
+            short_help = kwargs.get("short_help")
+            if short_help is None and function.__doc__:
+                paragraph = inspect.cleandoc(function.__doc__).split("\n\n")[0]
+                short_help = " ".join(paragraph.split())
+            return register(name, **{**kwargs, "short_help": short_help})(function)
+
+        return decorator
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -30,6 +30,19 @@ def test_help_lists_the_commands() -> None:
         assert command in result.output
 
 
+def test_help_gives_each_command_one_unbroken_summary() -> None:
+    """The command list shows each docstring's first paragraph as one sentence: wrapped by
+    the panel's width, not broken where the docstring's lines end."""
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    lines = {line.split()[1]: line for line in result.output.splitlines() if line.startswith("│ ")}
+    assert (
+        "incremental build of the window (or of every day since the last run)" in lines["nightly"]
+    )
+    assert "with a summary." in lines["build"]
+    assert "every figure is an analysis run as `truffle query` runs it." in lines["report"]
+
+
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
