@@ -54,3 +54,18 @@
     {%- endif -%}
     {{ return(update) }}
 {%- endmacro %}
+
+
+{#- SQL: the device map (`devices`, one row per device already) keyed by device, as the
+    mart views join it. Grouped by its key, the join is provably one row per fact, so an
+    engine that drops an unused left join to a unique side drops it from a query that reads
+    no resolved column: DuckDB (2.0) then leaves the map unread in the data tests of the
+    views' other columns, which read it whole otherwise (it grows with the logged-in devices
+    of the history). `max` of the one user_id is that user_id. -#}
+{% macro ga4_device_lookup(devices) -%}
+    select
+        user_pseudo_id,
+        max(user_id) as user_id
+    from {{ devices }}
+    group by user_pseudo_id
+{%- endmacro %}

@@ -22,14 +22,19 @@ stitched_devices as (
     select * from {{ ref('int_devices_stitched') }}
 ),
 
+-- the map keyed by device (ga4_device_lookup): a query reading no resolved column skips it
+device_lookup as (
+    {{ ga4_device_lookup('stitched_devices') }}
+),
+
 -- unified_user_id: the row's own login, else its device's user (retroactive stitching,
 -- pitfall 13), else the device
 final as (
     select
-        {{ ga4_identified_columns('facts', 'stitched_devices') }}
+        {{ ga4_identified_columns('facts', 'device_lookup') }}
     from facts
-    left join stitched_devices
-        on facts.user_pseudo_id = stitched_devices.user_pseudo_id
+    left join device_lookup
+        on facts.user_pseudo_id = device_lookup.user_pseudo_id
 )
 
 select * from final
