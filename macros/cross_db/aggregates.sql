@@ -72,6 +72,29 @@
 {%- endmacro %}
 
 
+
+{#- How many distinct non-null values of an expression the group's rows meeting a condition
+    hold, as a 64-bit integer (0 when none). DuckDB keeps a distinct aggregate's values in a
+    hash table of its own beside the groups': grouping the people's state (1.4 million people,
+    3 million rows at 90 days of the 10M bench) under the profile's 3 GB it spilled some runs,
+    and a spill is read back (200 - 275 MiB read by the same statement); a list per group
+    (a person's few rows) holds the same values in the group's own state. -#}
+{% macro truffle_count_distinct_where(expression, condition) -%}
+    {{ return(adapter.dispatch('truffle_count_distinct_where', 'random_truffle')(expression, condition)) }}
+{%- endmacro %}
+
+{% macro default__truffle_count_distinct_where(expression, condition) -%}
+    count(distinct case when {{ condition }} then {{ expression }} end)
+{%- endmacro %}
+
+{% macro duckdb__truffle_count_distinct_where(expression, condition) -%}
+    coalesce(cast(length(list_distinct(list({{ expression }}) filter (where {{ condition }}))) as bigint), 0)
+{%- endmacro %}
+
+{% macro bigquery__truffle_count_distinct_where(expression, condition) -%}
+    count(distinct if({{ condition }}, {{ expression }}, null))
+{%- endmacro %}
+
 {#- The median of a group (BigQuery: approximate, from approx_quantiles). -#}
 {% macro truffle_median(expression) -%}
     {{ return(adapter.dispatch('truffle_median', 'random_truffle')(expression)) }}

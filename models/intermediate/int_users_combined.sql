@@ -47,7 +47,7 @@ people as (
     select
         unified_user_id,
         max(case when source_name = 'sessions' then user_id end) as user_id,
-        count(distinct case when source_name = 'sessions' then user_pseudo_id end) as device_count,
+        {{ truffle_count_distinct_where('user_pseudo_id', "source_name = 'sessions'") }} as device_count,
         {{ ga4_user_state_figures(order_columns=false) | join(',\n        ') }}
     from identified
     group by unified_user_id
