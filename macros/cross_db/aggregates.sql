@@ -72,7 +72,6 @@
 {%- endmacro %}
 
 
-
 {#- How many distinct non-null values of an expression the group's rows meeting a condition
     hold, as a 64-bit integer (0 when none). DuckDB keeps a distinct aggregate's values in a
     hash table of its own beside the groups': grouping the people's state (1.4 million people,
@@ -94,6 +93,7 @@
 {% macro bigquery__truffle_count_distinct_where(expression, condition) -%}
     count(distinct if({{ condition }}, {{ expression }}, null))
 {%- endmacro %}
+
 
 {#- The median of a group (BigQuery: approximate, from approx_quantiles). -#}
 {% macro truffle_median(expression) -%}
