@@ -37,3 +37,98 @@
     {#- no rule (an empty seed) reads every attribute: a CASE needs a WHEN -#}
     {{ return((every | select('in', used) | list) or every) }}
 {%- endmacro %}
+
+{#- SQL: for each audience of `rules` (the seed audiences) and each row of `rows` (a CTE
+    holding user_attributes columns: `attributes`, audience_attributes_in_use) meeting every
+    rule of the audience, its audience_id, audience_name, the row's `columns` (which must
+    identify the row) and its `carried` columns (taken as they are: a query that reads none
+    of them does not read them). Said once for the members view (a row per person) and audience_metrics
+    (a row per session with its person's attributes, so that a query of some days evaluates
+    only the people of those days' sessions). Operators: = != in >= > <= <; `in` takes a
+    |-separated list; numbers compare as numbers; a rule on an attribute not in `attributes`
+    (added to the seed since the view was built) fails the query instead of matching no one. -#}
+{% macro audience_rows_meeting_rules(rows, rules, columns, attributes, carried=[]) -%}
+    {%- set new_attribute_message -%}
+        concat(
+            'audiences: rule attribute ', {{ rules }}.attribute,
+            ' is new since this view was built; run: dbt build -s int_audience_members_evaluated+'
+        )
+    {%- endset -%}
+    {%- set numbers = {'attribute': truffle_safe_cast('attribute_value', 'float'), 'rule': truffle_safe_cast('rule_value', 'float')} %}
+    select
+        rule_tallies.audience_id,
+        rule_tallies.audience_name,
+        {%- for column in columns + carried %}
+        rule_tallies.{{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        -- how many of its audience's rules each row meets
+        select
+            audience_id,
+            audience_name,
+            {%- for column in columns %}
+            {{ column }},
+            {%- endfor %}
+            {%- for column in carried %}
+            max({{ column }}) as {{ column }},
+            {%- endfor %}
+            {{ truffle_countif('coalesce(is_rule_met, false)') }} as rules_met
+        from (
+            -- each (rule, row): does the row's value of the rule's attribute, as lower-case
+            -- text, satisfy it? A rule reads one attribute, picked by name
+            select
+                audience_id,
+                audience_name,
+                {%- for column in columns + carried %}
+                {{ column }},
+                {%- endfor %}
+                case rule_operator
+                    when '=' then attribute_value = lower(rule_value)
+                    when '!=' then attribute_value != lower(rule_value)
+                    when 'in'
+                        then strpos(
+                                concat('|', lower(rule_value), '|'),
+                                concat('|', attribute_value, '|')
+                            ) > 0
+                    when '>=' then {{ numbers.attribute }} >= {{ numbers.rule }}
+                    when '>' then {{ numbers.attribute }} > {{ numbers.rule }}
+                    when '<=' then {{ numbers.attribute }} <= {{ numbers.rule }}
+                    when '<' then {{ numbers.attribute }} < {{ numbers.rule }}
+                end as is_rule_met
+            from (
+                select
+                    {{ rules }}.audience_id,
+                    {{ rules }}.audience_name,
+                    {{ rules }}.operator as rule_operator,
+                    {{ rules }}.value as rule_value,
+                    {%- for column in columns + carried %}
+                    {{ rows }}.{{ column }},
+                    {%- endfor %}
+                    case {{ rules }}.attribute
+                        {%- for attribute in attributes %}
+                        when '{{ attribute }}' then lower(cast({{ rows }}.{{ attribute }} as {{ truffle_type('string') }}))
+                        {%- endfor %}
+                        else {{ truffle_raise(new_attribute_message) }}
+                    end as attribute_value
+                from {{ rules }}
+                cross join {{ rows }}
+            ) as rule_values
+        ) as rule_results
+        group by
+            audience_id,
+            audience_name,
+            {%- for column in columns %}
+            {{ column }}{{ ',' if not loop.last }}
+            {%- endfor %}
+    ) as rule_tallies
+    -- a row meets every rule of the audience
+    inner join (
+        select
+            audience_id,
+            count(*) as rule_count
+        from {{ rules }}
+        group by audience_id
+    ) as audience_rule_counts
+        on rule_tallies.audience_id = audience_rule_counts.audience_id
+    where rule_tallies.rules_met = audience_rule_counts.rule_count
+{%- endmacro %}
