@@ -42,9 +42,10 @@
     holding user_attributes columns: `attributes`, audience_attributes_in_use) meeting every
     rule of the audience, its audience_id, audience_name, the row's `columns` (which must
     identify the row) and its `carried` columns (taken as they are: a query that reads none
-    of them does not read them). Said once for the members view (a row per person) and audience_metrics
-    (a row per session with its person's attributes, so that a query of some days evaluates
-    only the people of those days' sessions). Operators: = != in >= > <= <; `in` takes a
+    of them does not read them). Said once for the members view (a row per person) and
+    audience_metrics (a row per person and day of their sessions, with the person's
+    attributes, so that a query of some days evaluates only the people of those days).
+    Operators: = != in >= > <= <; `in` takes a
     |-separated list; numbers compare as numbers; a rule on an attribute not in `attributes`
     (added to the seed since the view was built) fails the query instead of matching no one. -#}
 {% macro audience_rows_meeting_rules(rows, rules, columns, attributes, carried=[]) -%}
