@@ -367,9 +367,10 @@ class DatasetBench:
         days), which no later night pays again. Both are kept.
 
         `--reps` pairs of nights, each pair on a fresh copy, and the median of their run
-        dates' figures: what a night reads moves with the row groups the eve's parallel
-        insert left (the same code, one pair per size: 1.19 - 1.28 x at 10M), so one pair
-        cannot tell a change of a few percent from that spread."""
+        dates' figures (the lower middle one of an even count): what a night reads moves
+        with the row groups the eve's parallel insert left (the same code, one pair per
+        size: 1.19 - 1.28 x at 10M), so one pair cannot tell a change of a few percent from
+        that spread."""
         measured = self.work / "nightly-bytes.duckdb"
         eve = {
             **self.vars,
@@ -394,11 +395,12 @@ class DatasetBench:
         if "samples" in summary:
             firsts, seconds = summary["samples"][0::2], summary["samples"][1::2]
             read = [sample.get("bytes_read") or 0 for sample in seconds]
-            # the run date's night whose figure is the median (its kinds and nodes)
+            # the median night (the lower middle one of an even count: a night measured,
+            # not a mean of two), whose bytes by kind are reported with its figure
             middle = sorted(seconds, key=lambda sample: sample.get("bytes_read") or 0)[
                 (len(seconds) - 1) // 2
             ]
-            summary["bytes_read"] = int(statistics.median(read))
+            summary["bytes_read"] = middle.get("bytes_read") or 0
             summary["bytes_read_nights"] = read
             summary["bytes_by_kind"] = middle.get("bytes_by_kind")
             summary["first_night_bytes_read"] = int(
