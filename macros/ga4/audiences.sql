@@ -33,7 +33,8 @@
         {{ truffle_lookup_name('audience attributes') }}
         select distinct attribute from {{ rules }}
     {%- endset -%}
-    {%- set used = run_query(lookup).columns[0].values() | map('string') | list -%}
+    {#- the members view and audience_metrics both ask: sent once per invocation -#}
+    {%- set used = truffle_lookup_once(lookup).columns[0].values() | map('string') | list -%}
     {#- no rule (an empty seed) reads every attribute: a CASE needs a WHEN -#}
     {{ return((every | select('in', used) | list) or every) }}
 {%- endmacro %}

@@ -235,3 +235,19 @@
 {% macro truffle_lookup_name(name) -%}
     /* truffle lookup: {{ name }} */
 {%- endmacro %}
+
+{#- The result (an agate table) of a lookup that several nodes of one dbt invocation send
+    alike, sent once: the first node's answer is kept in the run's graph (`graph`, one dict
+    shared by every node of an invocation) under the invocation's id and the lookup's SQL,
+    so another invocation, or another window or relation, looks it up again. Only for a
+    lookup whose relations are all written before any node that sends it and by none after
+    (a seed; staging and the erased identities, which every session-keyed model depends on):
+    a lookup of a model's own table, or of one a later hook deletes from, is sent each time. -#}
+{% macro truffle_lookup_once(sql) -%}
+    {%- set kept = graph.setdefault('truffle_lookups', {}) -%}
+    {%- set key = invocation_id ~ sql -%}
+    {%- if key not in kept -%}
+        {%- do kept.update({key: run_query(sql)}) -%}
+    {%- endif -%}
+    {{ return(kept[key]) }}
+{%- endmacro %}

@@ -121,7 +121,11 @@
 
 {#- How many whole days before its event a session of the window's events began (the
     event's time minus its ga_session_id, looked up over the window's recorded events, or
-    `events` where `scope`), at most the span; 0 when nothing is looked up (offline). -#}
+    `events` where `scope`), at most the span; 0 when nothing is looked up (offline).
+    The window's figure is sent once per dbt invocation (truffle_lookup_once): the four
+    session-keyed models (the sessions' intermediate, its conversions, the converted
+    sessions, the users' state) each ask for it, and it reads only staging and the erased
+    identities, which every one of them depends on and nothing after them writes. -#}
 {% macro ga4_session_lag_days(incremental=none, events=none, scope=none) -%}
     {%- if not execute or var('ga4_render_offline', false) -%}
         {{ return(0) }}
@@ -138,7 +142,7 @@
         from ({{ ga4_recorded_events(where, ['event_timestamp_micros', 'ga_session_id']) }}) as recorded_events
         {%- endif %}
     {%- endset -%}
-    {%- set lag = run_query(lag_lookup).rows[0][0] -%}
+    {%- set lag = (truffle_lookup_once(lag_lookup) if events is none and scope is none else run_query(lag_lookup)).rows[0][0] -%}
     {{ return([[(lag or 0) | int, 0] | max, ga4_session_span_days()] | min) }}
 {%- endmacro %}
 
