@@ -147,6 +147,17 @@ def test_the_next_nightly_is_listed_statement_by_statement_and_measured(
         str(END + DAY),
     )
     assert len([s for s in statements if s["kind"] == "test"]) > 50
+    # lookups several nodes send alike are sent once per build (truffle_lookup_once): the
+    # window's session lag by the first of the four session-keyed models, the audience
+    # rules' attributes by the first of the two audience views
+    lags = [s["node"] for s in statements if s["kind"] == "lookup" and "max(floor(" in s["sql"]]
+    assert lags == ["model.random_truffle.int_sessions_aggregated"]
+    attributes = [
+        s["node"]
+        for s in statements
+        if s["kind"] == "lookup" and s["sql"].startswith("select distinct attribute from")
+    ]
+    assert attributes == ["model.random_truffle.int_audience_members_evaluated"]
     # seeds and small tables are read whole, listed with what they are
     whole = {entry["table"]: entry["why"] for entry in audit["read_whole"]}
     assert whole["event_retention_categories"].startswith("seed: ")
