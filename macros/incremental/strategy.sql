@@ -240,9 +240,11 @@
     alike, sent once: the first node's answer is kept in the run's graph (`graph`, one dict
     shared by every node of an invocation) under the invocation's id and the lookup's SQL,
     so another invocation, or another window or relation, looks it up again. Only for a
-    lookup whose relations are all written before any node that sends it and by none after
-    (a seed; staging and the erased identities, which every session-keyed model depends on):
-    a lookup of a model's own table, or of one a later hook deletes from, is sent each time. -#}
+    lookup whose relations are all written before any node that sends it and by none until
+    the last of them has (a seed; staging and the erased identities, which every
+    session-keyed model depends on; the stored sessions for the two nodes between their
+    writes, ga4_session_reach): a lookup of a model's own table, or of one a hook deletes
+    from before another sender runs, is sent each time. -#}
 {% macro truffle_lookup_once(sql) -%}
     {%- set kept = graph.setdefault('truffle_lookups', {}) -%}
     {%- set key = invocation_id ~ sql -%}

@@ -164,8 +164,12 @@
     dates): the window and the day before it, widened to the first start and last end of the
     stored sessions it touches (looked up when the run executes; offline, the window and the
     day before). `stored_from` bounds the lookups of stored sessions and the MERGE's scan of
-    them. None on a full build. -#}
-{% macro ga4_session_reach(stored_sessions, incremental=none) -%}
+    them. None on a full build. `shared`: the lookup is sent once per dbt invocation
+    (truffle_lookup_once) for the nodes that pass it: the conversions' intermediate and the
+    converted sessions, which run in that order (the second refs the first) with no write to
+    the stored sessions between them; the users' state's plan looks it up again, after the
+    converted sessions' retention DELETE on the same table. -#}
+{% macro ga4_session_reach(stored_sessions, incremental=none, shared=false) -%}
     {%- set window = ga4_window(incremental) -%}
     {%- if window.kind == 'full' -%}
         {{ return(none) }}
@@ -183,7 +187,7 @@
                 and session_start_date <= {{ date_literal(window.end) }}
                 and session_key in ({{ ga4_touched_session_keys(stored_sessions, reach.stored_from, incremental) }})
         {%- endset -%}
-        {%- set found = run_query(lookup).rows[0] -%}
+        {%- set found = (truffle_lookup_once(lookup) if shared else run_query(lookup)).rows[0] -%}
         {%- if found[0] is not none -%}
             {%- do reach.update({'start': [reach.start, found[0]] | min, 'end': [reach.end, found[1]] | max}) -%}
         {%- endif -%}

@@ -22,7 +22,7 @@
 
 {#- The stored conversions: the conversions mart (a view) adds the identity resolved at
     read. -#}
-{%- set reach = ga4_session_reach(ref('int_sessions_aggregated')) if ga4_is_incremental() else none %}
+{%- set reach = ga4_session_reach(ref('int_sessions_aggregated'), shared=true) if ga4_is_incremental() else none %}
 
 with
 

@@ -23,7 +23,7 @@
 
 -- depends_on: {{ ref('stg_ga4__events') }}
 -- depends_on: {{ ref('int_erased_identities') }}
-{%- set reach = ga4_session_reach(ref('int_sessions_aggregated')) if ga4_is_incremental() else none %}
+{%- set reach = ga4_session_reach(ref('int_sessions_aggregated'), shared=true) if ga4_is_incremental() else none %}
 {{ reach.marker if reach }}
 
 with

@@ -158,6 +158,16 @@ def test_the_next_nightly_is_listed_statement_by_statement_and_measured(
         if s["kind"] == "lookup" and s["sql"].startswith("select distinct attribute from")
     ]
     assert attributes == ["model.random_truffle.int_audience_members_evaluated"]
+    # the session reach: once for the conversions and the converted sessions (the first of
+    # them sends it), again by the users' state, after the converted sessions' retention
+    # DELETE on the stored sessions
+    reach_lookup = "select min(session_start_date), max(session_end_date)"
+    reaches = [s["node"] for s in statements if s["kind"] == "lookup" and reach_lookup in s["sql"]]
+    assert reaches == [
+        "model.random_truffle.int_sessions_aggregated",
+        "model.random_truffle.int_conversions_attributed",
+        "model.random_truffle.int_users_aggregated",
+    ]
     # seeds and small tables are read whole, listed with what they are
     whole = {entry["table"]: entry["why"] for entry in audit["read_whole"]}
     assert whole["event_retention_categories"].startswith("seed: ")
