@@ -55,8 +55,7 @@ person_days as (
 person_day_attributes as (
     select
         person_days.*,
-        users.{{ attributes | join(',\n        users.') }},
-        users.last_seen_date
+        users.{{ attributes | join(',\n        users.') }}
     from person_days
     inner join users
         on
