@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrate.ast_guard import guard_ast_parse
 from orchestrate.settings import Settings
 
 FAILED_STATUSES = {"error", "fail", "runtime error"}
@@ -307,6 +308,7 @@ def run_dbt(
     """
     from dbt.cli.main import dbtRunner  # imported lazily: dbt is slow to import
 
+    guard_ast_parse()
     check_project(settings)
     target_path = (target_path or settings.project_dir / "target").resolve()
     variables = settings.dbt_vars()
