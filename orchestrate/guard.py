@@ -247,6 +247,8 @@ def _walk_duckdb(
         return
     if not isinstance(node, dict):
         return
+    if isinstance(node.get("type"), dict) and "is_null" in node:
+        return  # a constant value (a sample's size): a leaf, no query in it
     cte_map = node.get("cte_map")
     if isinstance(cte_map, dict) and cte_map.get("map"):
         visible = set(ctes)

@@ -320,6 +320,9 @@ SAFE_DUCKDB = [
     "select * from daily_kpis",
     "select repeat('x', 10)",
     "select json_extract('{\"a\": 1}', '$.a'), to_json({'a': 1})",
+    "select count(*) from events using sample 10%",
+    "select * from sessions tablesample 5 rows",
+    "select count(*) from events using sample reservoir(50 rows) repeatable (7)",
 ]
 
 SAFE_BIGQUERY = [
