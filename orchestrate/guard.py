@@ -201,6 +201,11 @@ def duckdb_parse_tree(sql: str) -> dict[str, Any]:
                     f"{len(statements)} statements found: run exactly one read-only query"
                 )
             kind = statements[0].type.name
+            if kind == "MULTI":  # DuckDB runs a PIVOT with no IN list as several statements
+                raise QueryRefused(
+                    "DuckDB runs this as several statements, not one query (a PIVOT must list "
+                    "its values: PIVOT ... ON column IN ('a', 'b') ...)"
+                )
             if kind != "SELECT":
                 raise QueryRefused(
                     f"only a read-only query (SELECT) may run, not {kind} (no DML, DDL, SET, "

@@ -323,6 +323,8 @@ SAFE_DUCKDB = [
     "select count(*) from events using sample 10%",
     "select * from sessions tablesample 5 rows",
     "select count(*) from events using sample reservoir(50 rows) repeatable (7)",
+    "select * from (pivot (select event_name, session_key from events) "
+    "on event_name in ('a', 'b') using count(*) group by session_key)",
 ]
 
 SAFE_BIGQUERY = [
@@ -393,6 +395,10 @@ def test_unknown_is_refused_naming_it() -> None:
         check_read_only("select current_setting('threads')", "duckdb", DUCKDB_RELATIONS)
     with pytest.raises(QueryRefused, match="'/etc/passwd' is not a relation of the warehouse"):
         check_read_only("select * from '/etc/passwd'", "duckdb", DUCKDB_RELATIONS)
+    with pytest.raises(QueryRefused, match=r"several statements.*PIVOT must list its values"):
+        check_read_only(
+            "select * from (pivot events on event_name using count(*))", "duckdb", DUCKDB_RELATIONS
+        )
     with pytest.raises(QueryRefused, match="no_such_function"):
         check_read_only("select no_such_function(1)", "duckdb", DUCKDB_RELATIONS)
     with pytest.raises(QueryRefused, match="SYSTEM_TIME"):
