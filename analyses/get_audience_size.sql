@@ -25,7 +25,9 @@ audience_users as (
         end as breakdown_value
     from members
     inner join users
-        on members.unified_user_id = users.unified_user_id
+        on
+            members.property_id = users.property_id
+            and members.unified_user_id = users.unified_user_id
     where members.audience_id = {{ truffle_param('audience_id') }}
 ),
 

@@ -20,7 +20,9 @@ consented as (
         users.*
     from members
     inner join users
-        on members.unified_user_id = users.unified_user_id
+        on
+            members.property_id = users.property_id
+            and members.unified_user_id = users.unified_user_id
     where
         members.audience_id = {{ truffle_param('audience_id') }}
         and users.ads_consent_status = 'granted'

@@ -64,8 +64,9 @@
     of the history). `max` of the one user_id is that user_id. -#}
 {% macro ga4_device_lookup(devices) -%}
     select
+        property_id,
         user_pseudo_id,
         max(user_id) as user_id
     from {{ devices }}
-    group by user_pseudo_id
+    group by property_id, user_pseudo_id
 {%- endmacro %}

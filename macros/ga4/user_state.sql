@@ -356,6 +356,7 @@
             {%- set select -%}
     select
         '{{ source.name }}' as source_name,
+        property_id,
         user_pseudo_id,
         user_id,
         {{ bucket_month }} as bucket_month,
@@ -363,7 +364,7 @@
         {{ ga4_user_state_figures(from_source=source.name) | join(',\n        ') }}
     from {{ source.relation }}
     where coalesce(user_id, user_pseudo_id) is not null and {{ days_read }}
-    group by user_pseudo_id, user_id, {{ bucket_month }}, {{ bucket_date }}
+    group by property_id, user_pseudo_id, user_id, {{ bucket_month }}, {{ bucket_date }}
             {%- endset -%}
             {%- do selects.append(select) -%}
         {%- endfor -%}
@@ -415,9 +416,10 @@
     {{ return(columns) }}
 {%- endmacro %}
 
-{#- The state's grain: a source's device / login pair, month and day (null: settled). -#}
+{#- The state's grain: a source's device / login pair (within its property), month and day
+    (null: settled). -#}
 {% macro ga4_user_state_grain() -%}
-    {{ return(['source_name', 'user_pseudo_id', 'user_id', 'bucket_month', 'bucket_date']) }}
+    {{ return(['source_name', 'property_id', 'user_pseudo_id', 'user_id', 'bucket_month', 'bucket_date']) }}
 {%- endmacro %}
 
 {#- The first day kept as a day row: the first of the settled line's month. The days of the
@@ -570,6 +572,7 @@
 {% macro ga4_user_state_folded(relation, combined, where=none) -%}
     select
         source_name,
+        property_id,
         user_pseudo_id,
         user_id,
         bucket_month,
@@ -579,13 +582,14 @@
     {%- if where %}
     where {{ where }}
     {%- endif %}
-    group by source_name, user_pseudo_id, user_id, bucket_month
+    group by source_name, property_id, user_pseudo_id, user_id, bucket_month
 {%- endmacro %}
 
 {#- SQL join condition: `left`'s row is of the same pair and month as `right`'s (the ids may
     be null: compared null-safe). -#}
 {% macro ga4_user_state_same_pair_month(left, right) -%}
     {{ left }}.source_name = {{ right }}.source_name
+            and {{ left }}.property_id = {{ right }}.property_id
             and {{ left }}.user_pseudo_id is not distinct from {{ right }}.user_pseudo_id
             and {{ left }}.user_id is not distinct from {{ right }}.user_id
             and {{ left }}.bucket_month = {{ right }}.bucket_month

@@ -15,15 +15,16 @@ audience_rules as (
 -- attribute of every user; a rule added since on another attribute fails the query
 members as (
     {{ audience_rows_meeting_rules(
-        'users', 'audience_rules', ['unified_user_id', 'last_seen_date'], audience_attributes_in_use()
+        'users', 'audience_rules', ['property_id', 'unified_user_id', 'last_seen_date'], audience_attributes_in_use()
     ) }}
 ),
 
 final as (
     select
-        {{ truffle_hash_key(['audience_id', 'unified_user_id']) }} as audience_member_key,
+        {{ truffle_hash_key(['audience_id', 'property_id', 'unified_user_id']) }} as audience_member_key,
         audience_id,
         audience_name,
+        property_id,
         unified_user_id,
         last_seen_date
     from members

@@ -68,7 +68,7 @@ ranked as (
         case
             when transaction_id is null then 1
             else row_number() over (
-                    partition by conversion_type, transaction_id
+                    partition by property_id, conversion_type, transaction_id
                     order by event_timestamp_micros, event_key
                 )
         end as transaction_rank
@@ -85,12 +85,14 @@ first_sends as (
 earlier_transactions as (
     {% if ga4_is_incremental() -%}
         select
+            property_id,
             conversion_type,
             transaction_id
         from {{ ref('int_transactions_counted') }}
         where first_sent_date < {{ date_literal(ga4_window().start) }}
     {%- else -%}
         select
+            property_id,
             conversion_type,
             transaction_id
         from first_sends
@@ -103,7 +105,8 @@ deduplicated as (
     from first_sends
     left join earlier_transactions
         on
-            first_sends.conversion_type = earlier_transactions.conversion_type
+            first_sends.property_id = earlier_transactions.property_id
+            and first_sends.conversion_type = earlier_transactions.conversion_type
             and first_sends.transaction_id = earlier_transactions.transaction_id
     where earlier_transactions.transaction_id is null
 ),
@@ -159,6 +162,7 @@ final as (
         event_key as conversion_key,
         event_key,
         session_key,
+        property_id,
         conversion_type,
         event_name,
         transaction_id,

@@ -26,6 +26,7 @@ events as (
 -- only logged-in events tell us whose device it is
 logged_in_events as (
     select
+        property_id,
         event_date,
         user_pseudo_id,
         user_id,
@@ -39,17 +40,19 @@ logged_in_events as (
 -- one row per day, device and user: when that user first logged in on it that day
 observed as (
     select
+        property_id,
         event_date,
         user_pseudo_id,
         user_id,
         min(event_at) as first_login_at
     from logged_in_events
-    group by event_date, user_pseudo_id, user_id
+    group by property_id, event_date, user_pseudo_id, user_id
 ),
 
 final as (
     select
-        {{ truffle_hash_key(['event_date', 'user_pseudo_id', 'user_id']) }} as device_login_key,
+        {{ truffle_hash_key(['property_id', 'event_date', 'user_pseudo_id', 'user_id']) }} as device_login_key,
+        property_id,
         event_date,
         user_pseudo_id,
         user_id,

@@ -27,13 +27,14 @@ erased_identities as (
 -- each pair's logins on the days read: when it first logged in, its last day
 observed as (
     select
+        property_id,
         user_pseudo_id,
         user_id,
         min(first_login_at) as first_login_at,
         min(event_date) as first_login_date,
         max(event_date) as last_login_date
     from device_logins
-    group by user_pseudo_id, user_id
+    group by property_id, user_pseudo_id, user_id
 ),
 
 {%- if plan.mode == 'update' %}
@@ -41,6 +42,7 @@ observed as (
 -- pairs first seen before the window: their first login stands (later days only add to them)
 earlier as (
     select
+        property_id,
         user_pseudo_id,
         user_id,
         first_login_at,
@@ -53,6 +55,7 @@ earlier as (
 -- the earlier pairs and the window's, one row per pair
 combined as (
     select
+        property_id,
         user_pseudo_id,
         user_id,
         min(first_login_at) as first_login_at,
@@ -63,7 +66,7 @@ combined as (
         union all
         select * from observed
     ) as pairs
-    group by user_pseudo_id, user_id
+    group by property_id, user_pseudo_id, user_id
 ),
 {%- endif %}
 
@@ -76,7 +79,8 @@ kept as (
 
 final as (
     select
-        {{ truffle_hash_key(['user_pseudo_id', 'user_id']) }} as device_user_key,
+        {{ truffle_hash_key(['property_id', 'user_pseudo_id', 'user_id']) }} as device_user_key,
+        property_id,
         user_pseudo_id,
         user_id,
         first_login_at,

@@ -58,6 +58,7 @@ itemized as (
     select
         events.event_key,
         events.session_key,
+        events.property_id,
         events.event_name,
         events.event_date,
         events.event_at,

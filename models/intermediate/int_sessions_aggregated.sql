@@ -60,6 +60,8 @@ event_traffic as (
 aggregated as (
     select
         session_key,
+        -- the key hashes the property: one value per session
+        min(property_id) as property_id,
         min(user_pseudo_id) as user_pseudo_id,
         min(stream_id) as stream_id,
         min(ga_session_id) as ga_session_id,
@@ -137,6 +139,7 @@ sourced as (
 final as (
     select
         session_key,
+        property_id,
         user_pseudo_id,
         stream_id,
         ga_session_id,

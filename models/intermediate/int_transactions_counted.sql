@@ -1,11 +1,13 @@
 {#- the columns a stored table must have to be updated: those the YAML declares -#}
 {%- set plan = truffle_table_update_plan(model.columns.keys() | list) %}
 {#- what a transaction keeps: the columns after its key -#}
-{%- set columns = ['conversion_type', 'transaction_id', 'first_sent_date', 'user_pseudo_id', 'user_id'] %}
+{%- set columns = [
+    'property_id', 'conversion_type', 'transaction_id', 'first_sent_date', 'user_pseudo_id', 'user_id',
+] %}
 {#- a stored first send after an update's window (a backfill's range), per transaction -#}
 {%- set later_first_sent = (
     'max(case when first_sent_date > ' ~ date_literal(plan.end) ~ ' then first_sent_date end)'
-    ~ ' over (partition by conversion_type, transaction_id)'
+    ~ ' over (partition by property_id, conversion_type, transaction_id)'
 ) if plan.mode == 'update' else 'cast(null as date)' %}
 
 {{ config(materialized='table') }}
@@ -43,6 +45,7 @@ erased_identities as (
 -- the window's sends of a transaction: conversion events with an id of record
 sends as (
     select
+        events.property_id,
         conversion_definitions.conversion_type,
         {{ ga4_transaction_id('events.ecommerce_transaction_id') }} as transaction_id,
         events.event_date,
@@ -58,13 +61,14 @@ sends as (
 -- each transaction's sends of the window, in the conversions' own order
 window_ranked as (
     select
+        property_id,
         conversion_type,
         transaction_id,
         event_date as first_sent_date,
         user_pseudo_id,
         user_id,
         row_number() over (
-            partition by conversion_type, transaction_id
+            partition by property_id, conversion_type, transaction_id
             order by event_timestamp_micros, event_key
         ) as send_rank
     from sends
@@ -95,6 +99,7 @@ stored as (
 -- same backfill keeps it)
 pending as (
     select
+        property_id,
         conversion_type,
         transaction_id,
         restated_from_date
@@ -116,7 +121,8 @@ window_marked as (
     {%- if plan.mode == 'update' %}
     left join pending
         on
-            window_firsts.conversion_type = pending.conversion_type
+            window_firsts.property_id = pending.property_id
+            and window_firsts.conversion_type = pending.conversion_type
             and window_firsts.transaction_id = pending.transaction_id
     {%- endif %}
 ),
@@ -147,7 +153,7 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by conversion_type, transaction_id
+            partition by property_id, conversion_type, transaction_id
             order by first_sent_date
         ) as first_rank,
         {{ later_first_sent }} as later_first_sent_date
@@ -169,7 +175,7 @@ marked as (
 
 final as (
     select
-        {{ truffle_hash_key(['conversion_type', 'transaction_id']) }} as transaction_key,
+        {{ truffle_hash_key(['property_id', 'conversion_type', 'transaction_id']) }} as transaction_key,
         {{ columns | join(',\n        ') }},
         restated_day as restated_from_date
     from marked

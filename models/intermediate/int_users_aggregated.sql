@@ -79,6 +79,7 @@ folding_days as (
 folding_months as (
     select distinct
         source_name,
+        property_id,
         user_pseudo_id,
         user_id,
         bucket_month

@@ -39,23 +39,27 @@ identified as (
         user_state.*
     from user_state
     left join stitched_devices
-        on user_state.user_pseudo_id = stitched_devices.user_pseudo_id
+        on
+            user_state.property_id = stitched_devices.property_id
+            and user_state.user_pseudo_id = stitched_devices.user_pseudo_id
 ),
 
 -- each person's rows combined; devices and the login id from their sessions
 people as (
     select
+        property_id,
         unified_user_id,
         max(case when source_name = 'sessions' then user_id end) as user_id,
         {{ truffle_count_distinct_where('user_pseudo_id', "source_name = 'sessions'") }} as device_count,
         {{ ga4_user_state_figures(order_columns=false) | join(',\n        ') }}
     from identified
-    group by unified_user_id
+    group by property_id, unified_user_id
 ),
 
 -- a person is someone with a session
 final as (
     select
+        property_id,
         unified_user_id,
         user_id,
         user_id is not null as is_logged_in_user,

@@ -35,7 +35,9 @@ final as (
         {{ ga4_identified_columns('facts', 'device_lookup') }}
     from facts
     left join device_lookup
-        on facts.user_pseudo_id = device_lookup.user_pseudo_id
+        on
+            facts.property_id = device_lookup.property_id
+            and facts.user_pseudo_id = device_lookup.user_pseudo_id
 )
 
 select * from final

@@ -15,15 +15,21 @@ users as (
 -- read apart from `users`: DuckDB materializes a CTE read twice, and a test of one column of
 -- the view then read most of the people (measured), not the columns it asks for
 users_seen as (
-    select last_seen_date from {{ ref('int_users_combined') }}
+    select
+        property_id,
+        last_seen_date
+    from {{ ref('int_users_combined') }}
 ),
 
--- the date the segments are computed as of: the newest session in the warehouse (every
--- session is some user's, so it is the latest last_seen_date; a rebuild of old data gives
--- the same answer whatever the day)
+-- the date the segments are computed as of: the property's newest session in the warehouse
+-- (every session is some user's, so it is the latest last_seen_date; a rebuild of old data
+-- gives the same answer whatever the day, and another property's fresher data none)
 as_of as (
-    select max(last_seen_date) as as_of_date
+    select
+        property_id,
+        max(last_seen_date) as as_of_date
     from users_seen
+    group by property_id
 ),
 
 dated as (
@@ -33,7 +39,8 @@ dated as (
         {{ truffle_days_between('users.first_seen_date', 'as_of.as_of_date') }} as days_since_first_seen,
         {{ truffle_days_between('users.last_seen_date', 'as_of.as_of_date') }} as days_since_last_seen
     from users
-    cross join as_of
+    inner join as_of
+        on users.property_id = as_of.property_id
 ),
 
 -- segments, documented in _marts__models.yml:

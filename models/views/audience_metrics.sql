@@ -22,19 +22,22 @@ audience_rules as {{ truffle_not_materialized() }} (
     select * from {{ ref('audiences') }}
 ),
 
--- current membership size of each audience (rules apply to today's user attributes)
+-- current membership size of each audience in each property (rules apply to today's user
+-- attributes)
 audience_sizes as (
     select
         audience_id,
+        property_id,
         count(*) as members
     from members
-    group by audience_id
+    group by audience_id, property_id
 ),
 
 -- each person's sessions per day: the grain the rules are evaluated at below (a row per
 -- person and day identifies itself by those two columns, not by a 32-character session key)
 person_days as (
     select
+        property_id,
         unified_user_id,
         session_start_date,
         count(*) as sessions,
@@ -45,7 +48,7 @@ person_days as (
         sum(revenue_cop) as revenue_cop,
         sum(engagement_time_msec) as engagement_time_msec
     from sessions
-    group by unified_user_id, session_start_date
+    group by property_id, unified_user_id, session_start_date
 ),
 
 -- with the person's attributes. A person was last seen on or after each of their sessions'
@@ -59,7 +62,8 @@ person_day_attributes as (
     from person_days
     inner join users
         on
-            person_days.unified_user_id = users.unified_user_id
+            person_days.property_id = users.property_id
+            and person_days.unified_user_id = users.unified_user_id
             and person_days.session_start_date <= users.last_seen_date
 ),
 
@@ -69,7 +73,7 @@ member_days as (
     {{ audience_rows_meeting_rules(
         'person_day_attributes',
         'audience_rules',
-        ['unified_user_id', 'session_start_date'],
+        ['property_id', 'unified_user_id', 'session_start_date'],
         attributes,
         carried=[
             'sessions', 'engaged_sessions', 'conversions',
@@ -85,6 +89,7 @@ member_activity as (
     select
         member_days.audience_id,
         member_days.audience_name,
+        member_days.property_id,
         member_days.session_start_date as activity_date,
         count(*) as active_members,
         cast(sum(member_days.sessions) as {{ truffle_type('int') }}) as sessions,
@@ -95,7 +100,11 @@ member_activity as (
         sum(member_days.revenue_cop) as revenue_cop,
         cast(sum(member_days.engagement_time_msec) as {{ truffle_type('int') }}) as engagement_time_msec
     from member_days
-    group by member_days.audience_id, member_days.audience_name, member_days.session_start_date
+    group by
+        member_days.audience_id,
+        member_days.audience_name,
+        member_days.property_id,
+        member_days.session_start_date
 ),
 
 -- engagement score (0-100): half the engaged-session rate, half the average engagement
@@ -104,9 +113,12 @@ member_activity as (
 -- every member
 final as (
     select
-        {{ truffle_hash_key(['member_activity.audience_id', 'member_activity.activity_date']) }} as audience_day_key,
+        {{ truffle_hash_key([
+            'member_activity.audience_id', 'member_activity.property_id', 'member_activity.activity_date',
+        ]) }} as audience_day_key,
         member_activity.audience_id,
         member_activity.audience_name,
+        member_activity.property_id,
         member_activity.activity_date,
         audience_sizes.members,
         member_activity.active_members,
@@ -128,7 +140,9 @@ final as (
         ) as engagement_score
     from member_activity
     left join audience_sizes
-        on member_activity.audience_id = audience_sizes.audience_id
+        on
+            member_activity.audience_id = audience_sizes.audience_id
+            and member_activity.property_id = audience_sizes.property_id
 )
 
 select * from final

@@ -12,6 +12,7 @@ final as (
     select
         ga_session_id as session_id,
         session_key,
+        property_id,
         stream_id,
         user_id,
         user_pseudo_id,

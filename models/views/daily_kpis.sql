@@ -37,16 +37,18 @@ conversions as (
 -- events per day, including consent-denied ones (pitfall 8: reported, never dropped)
 daily_events as (
     select
+        property_id,
         event_date as kpi_date,
         count(*) as events,
         {{ truffle_countif('is_consent_denied') }} as consent_denied_events
     from events
-    group by event_date
+    group by property_id, event_date
 ),
 
 -- sessions and users per day of session start
 daily_sessions as (
     select
+        property_id,
         session_start_date as kpi_date,
         count(distinct unified_user_id) as users,
         count(distinct case when is_first_session then unified_user_id end) as new_users,
@@ -55,12 +57,13 @@ daily_sessions as (
         {{ truffle_countif('is_engaged_session') }} as engaged_sessions,
         {{ truffle_countif('has_conversion') }} as converting_sessions
     from sessions
-    group by session_start_date
+    group by property_id, session_start_date
 ),
 
 -- conversions and revenue per reporting currency, never raw local amounts
 daily_conversions as (
     select
+        property_id,
         conversion_date as kpi_date,
         count(*) as conversions,
         {{ truffle_countif("conversion_type = 'purchase'") }} as purchases,
@@ -69,10 +72,10 @@ daily_conversions as (
         sum(revenue_cop) as revenue_cop,
         {{ truffle_countif('not is_currency_known') }} as conversions_with_unknown_currency
     from conversions
-    group by conversion_date
+    group by property_id, conversion_date
 ),
 
--- one row per date and source: a filter on kpi_date passes through the union and each
+-- one row per property, date and source: a filter on kpi_date passes through the union and each
 -- group-by key to the partition column of the table under it, so a window check reads the
 -- window's partitions only
 daily_figures as (
@@ -81,6 +84,7 @@ daily_figures as (
             {%- for figure in figures %}
                 {{ figure if figure in own else '0' }} as {{ figure }},
             {%- endfor %}
+            property_id,
             kpi_date
         from {{ source }}
         {%- if not loop.last %}
@@ -89,7 +93,7 @@ daily_figures as (
     {%- endfor %}
 ),
 
--- one row per date: each figure is its one source's (money summed as is, counts back to
+-- one row per property and date: each figure is its one source's (money summed as is, counts back to
 -- the integer type sum widens)
 daily_totals as (
     select
@@ -100,14 +104,16 @@ daily_totals as (
                 cast(sum({{ figure }}) as {{ truffle_type('int') }}) as {{ figure }},
             {%- endif %}
         {%- endfor %}
+        property_id,
         kpi_date
     from daily_figures
-    group by kpi_date
+    group by property_id, kpi_date
 ),
 
 final as (
     select
         kpi_date,
+        property_id,
         users,
         new_users,
         active_users,

@@ -66,7 +66,11 @@ def test_the_people_checks_read_those_last_seen_in_the_window(
     settings = Settings(
         project_dir=REPO, vars=dict(generated_warehouse.settings.vars), duckdb_path=copy
     )
-    tests = "unique_int_users_combined_unified_user_id unique_user_attributes_v1_unified_user_id"
+    # a person is unique within their property (property_id, unified_user_id)
+    tests = (
+        "truffle_unique_combination_int_users_combined_property_id__unified_user_id "
+        "truffle_unique_combination_user_attributes_v1_property_id__unified_user_id"
+    )
 
     def test_people(**extra: object) -> list[str]:
         run = run_dbt(

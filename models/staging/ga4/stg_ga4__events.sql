@@ -21,7 +21,10 @@ with
 -- ones built on it are kept inline: the dedup reads `keyed` twice, a narrow and a wide pass,
 -- and storing it in between would hold every wide row (truffle_deduplicate)
 export_rows as {{ truffle_not_materialized() }} (
-    select * from ({{ ga4_export_rows(source('ga4', 'events')) }}) as export_shards
+    select
+        {{ ga4_property_id_literal() }} as property_id,
+        export_shards.*
+    from ({{ ga4_export_rows(source('ga4', 'events')) }}) as export_shards
 ),
 
 -- one lookup per declared parameter and user property (dbt_project.yml: ga4_event_params,
@@ -80,17 +83,17 @@ classified as {{ truffle_not_materialized() }} (
     from windowed
 ),
 
--- keys: ga_session_id is unique per device only (pitfall 1); consent-denied events have no
--- user or session and form no session (pitfall 8)
+-- keys: ga_session_id is unique per device only (pitfall 1), and a device id only within its
+-- property; consent-denied events have no user or session and form no session (pitfall 8)
 keyed as {{ truffle_not_materialized() }} (
     select
         *,
         case
             when user_pseudo_id is not null and ga_session_id is not null
-                then {{ truffle_hash_key(['user_pseudo_id', 'stream_id', 'ga_session_id']) }}
+                then {{ truffle_hash_key(['property_id', 'user_pseudo_id', 'stream_id', 'ga_session_id']) }}
         end as session_key,
         {{ truffle_hash_key([
-            'event_date_raw', 'stream_id', 'user_pseudo_id', 'ga_session_id', 'event_name',
+            'property_id', 'event_date_raw', 'stream_id', 'user_pseudo_id', 'ga_session_id', 'event_name',
             'event_timestamp_micros', 'batch_event_index', 'batch_page_id', 'batch_ordering_id',
             'params_fingerprint', 'raw_record',
         ] + ga4_unparsed_row_locator()) }} as event_key

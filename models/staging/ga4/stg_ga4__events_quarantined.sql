@@ -10,6 +10,7 @@ staged_events as (
 final as (
     select
         event_key,
+        property_id,
         event_date,
         source_table_suffix,
         source_file,
