@@ -14,6 +14,7 @@ from orchestrate.console import CliError, console, error_console, plain, print_t
 from orchestrate.cost import CostLine, Thresholds, compiled_nodes, measure, sort_lines
 from orchestrate.dbt import DbtRun, DbtUsageError, NodeResult, check_project, run_dbt
 from orchestrate.engines import engine_for, target_type
+from orchestrate.properties import declared_properties
 from orchestrate.run_dates import (
     SHARD_NAMES,
     export_files,
@@ -27,32 +28,41 @@ from orchestrate.settings import Settings
 
 
 def require_export(settings: Settings, *, report_unread: bool = True) -> list[str]:
-    """On DuckDB the export is a folder of files: say so plainly when it is missing or empty
-    (after the project and profile checks: configuration first). Each other file of the
-    folder (not a GA4 export file name) is named on one line, as not read; returns them."""
+    """On DuckDB the export is a folder of files per property: say so plainly when one is
+    missing or empty (after the project and profile checks: configuration first). Each other
+    file of a folder (not a GA4 export file name) is named on one line, as not read; returns
+    them."""
     check_project(settings)
     if target_type(settings) != "duckdb":
         return []
-    folder = settings.export_path
-    read, unread = export_files(folder)
-    if report_unread:
-        for path in unread:
-            error_console.print(
-                f"not read: {plain(path.name)} (not a GA4 export file: {SHARD_NAMES})"
+    unread_names: list[str] = []
+    for prop in declared_properties(settings):
+        folder = prop.export_path or settings.export_path
+        read, unread = export_files(folder)
+        if report_unread:
+            for path in unread:
+                error_console.print(
+                    f"not read: {plain(path.name)} (not a GA4 export file: {SHARD_NAMES})"
+                )
+        for path in read:
+            if reason := unreadable_parquet(path):
+                raise DbtUsageError(
+                    f"export file {path} cannot be read: {reason}. Export the day again, or "
+                    "move the file out of the export folder"
+                )
+        if not read:
+            where = (
+                f"the export_path of property {prop.property_id} in ga4_properties"
+                if prop.declared
+                else "the variable ga4_export_path at your export folder (--vars "
+                "'{ga4_export_path: ...}')"
             )
-    for path in read:
-        if reason := unreadable_parquet(path):
             raise DbtUsageError(
-                f"export file {path} cannot be read: {reason}. Export the day again, or move "
-                "the file out of the export folder"
+                "No GA4 export files (events_YYYYMMDD.parquet / .json / .ndjson) found in "
+                f"'{folder}'. Point {where}, or run `truffle demo-data` to generate one."
             )
-    if not read:
-        raise DbtUsageError(
-            f"No GA4 export files (events_YYYYMMDD.parquet / .json / .ndjson) found in '{folder}'. "
-            "Point the variable ga4_export_path at your export folder (--vars "
-            "'{ga4_export_path: ...}'), or run `truffle demo-data` to generate one."
-        )
-    return [path.name for path in unread]
+        unread_names += [path.name for path in unread]
+    return unread_names
 
 
 class WarehouseMissing(CliError):
@@ -301,11 +311,13 @@ def refuse_unreadable_file(settings: Settings, run: DbtRun) -> None:
     rather than as a failed node."""
     import re
 
-    folder = str(settings.export_path)
+    folders = tuple(
+        str(prop.export_path or settings.export_path) for prop in declared_properties(settings)
+    )
     for result in run.failures:
         message = " ".join((result.message or "").split())
         match = re.search(r"""["']([^"']+)["']""", message)
-        if result.name == "stg_ga4__events" and match and match.group(1).startswith(folder):
+        if result.name == "stg_ga4__events" and match and match.group(1).startswith(folders):
             kind = re.search(r"(IO Error|Invalid Input Error|Invalid Error)[^:]*: [^\"']*", message)
             reason = kind.group(0).strip() if kind else "the engine cannot read it"
             raise DbtUsageError(

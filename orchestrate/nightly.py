@@ -17,6 +17,7 @@ from orchestrate.accounting import row_accounting
 from orchestrate.build import BuildOutcome, build, require_export, tests_by_outcome
 from orchestrate.console import CliError, console
 from orchestrate.cost import Thresholds
+from orchestrate.properties import declared_properties
 from orchestrate.run_dates import (
     newest_export_day,
     newest_loaded_day,
@@ -29,9 +30,14 @@ from orchestrate.settings import Settings
 
 @dataclass
 class Freshness:
+    """One property's export: its newest day, how many days before the property's run date
+    (the run date, or its own today when that is earlier), and the limit."""
+
     newest_day: dt.date | None
     lag_days: int | None
     max_lag_days: int
+    property_id: str = ""
+    run_date: dt.date | None = None
 
     @property
     def ok(self) -> bool:
@@ -46,11 +52,44 @@ class Freshness:
         }
 
 
-def check_freshness(settings: Settings, run_date: dt.date) -> Freshness:
-    newest = newest_export_day(settings)
+@dataclass
+class PropertiesFreshness:
+    """Every property's freshness. The whole passes when each does; its figures are the
+    stalest property's (one property: that property's)."""
+
+    properties: list[Freshness]
+
+    @property
+    def ok(self) -> bool:
+        return all(fresh.ok for fresh in self.properties)
+
+    @property
+    def stale(self) -> list[Freshness]:
+        return [fresh for fresh in self.properties if not fresh.ok]
+
+    @property
+    def stalest(self) -> Freshness:
+        return max(
+            self.properties,
+            key=lambda fresh: (fresh.lag_days is None, fresh.lag_days or 0),
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        summary = self.stalest.as_dict()
+        summary["status"] = "pass" if self.ok else "error"
+        summary["properties"] = {fresh.property_id: fresh.as_dict() for fresh in self.properties}
+        return summary
+
+
+def check_freshness(settings: Settings, run_date: dt.date) -> PropertiesFreshness:
     max_lag = int(project_var(settings, "ga4_freshness_max_days", 2))
-    lag = (run_date - newest).days if newest else None
-    return Freshness(newest, lag, max_lag)
+    checked = []
+    for prop in declared_properties(settings):
+        newest = newest_export_day(settings, prop)
+        property_run_date = min(run_date, prop.today())
+        lag = (property_run_date - newest).days if newest else None
+        checked.append(Freshness(newest, lag, max_lag, prop.property_id, property_run_date))
+    return PropertiesFreshness(checked)
 
 
 def lookback_days(settings: Settings) -> int:
@@ -84,9 +123,12 @@ def catch_up_start(settings: Settings, run_date: dt.date) -> dt.date | None:
 
 
 def _window(settings: Settings, run_date: dt.date, first: dt.date | None = None) -> dict[str, str]:
+    """The days re-processed: from the earliest property's run date (the run date, or its
+    own today when earlier) less the lookback, or from `first`, to the run date."""
     lookback = lookback_days(settings)
+    earliest = min(min(run_date, prop.today()) for prop in declared_properties(settings))
     return {
-        "start": (first or run_date - dt.timedelta(days=lookback)).isoformat(),
+        "start": (first or earliest - dt.timedelta(days=lookback)).isoformat(),
         "end": run_date.isoformat(),
     }
 
@@ -213,10 +255,13 @@ def nightly(
     }
     freshness = check_freshness(settings, run_date)
     summary["freshness"] = freshness.as_dict()
-    console.print(
-        f"Source freshness: newest export day {freshness.newest_day} "
-        f"({freshness.lag_days} day(s) before {run_date}; limit {freshness.max_lag_days})"
-    )
+    several = len(freshness.properties) > 1
+    for fresh in freshness.properties:
+        console.print(
+            ("Source freshness" + (f" of property {fresh.property_id}" if several else ""))
+            + f": newest export day {fresh.newest_day} "
+            f"({fresh.lag_days} day(s) before {fresh.run_date}; limit {fresh.max_lag_days})"
+        )
     if not freshness.ok:
         console.print("Freshness failed: retention and erasure are skipped in this run.")
     if first is not None:
@@ -241,14 +286,15 @@ def nightly(
         summary.update({"models": [], "failures": [{"node": "cost check", "message": str(error)}]})
         exit_code = error.exit_code
     failures: list = summary.setdefault("failures", [])  # type: ignore[assignment]
-    if not freshness.ok:
+    for fresh in reversed(freshness.stale):
         failures.insert(
             0,
             {
                 "node": "source freshness",
                 "status": "error",
-                "message": f"newest export day {freshness.newest_day} is {freshness.lag_days} "
-                f"day(s) old (limit {freshness.max_lag_days}); retention and erasure skipped",
+                "message": (f"property {fresh.property_id}: " if several else "")
+                + f"newest export day {fresh.newest_day} is {fresh.lag_days} "
+                f"day(s) old (limit {fresh.max_lag_days}); retention and erasure skipped",
             },
         )
     if failures and exit_code == 0:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 import yaml
 
 from orchestrate.dbt import DbtUsageError, wait_for_warehouse
+from orchestrate.properties import Property, declared_properties
 from orchestrate.settings import Settings
 
 # A GA4 export file: GA4's table name exactly (events_YYYYMMDD, events_intraday_YYYYMMDD), then
@@ -113,19 +113,13 @@ def validate_vars(settings: Settings) -> None:
         value = project_var(settings, name)
         if value is not None:
             parse_day(value, f"variable {name}")
-    property_today(settings)  # an unknown time zone is refused here
+    declared_properties(settings)  # the properties, their time zones and currencies
 
 
-def property_zone(settings: Settings) -> str:
-    return str(project_var(settings, "ga4_property_time_zone", "UTC"))
-
-
-def property_today(settings: Settings) -> dt.date:
-    zone = property_zone(settings)
-    try:
-        return dt.datetime.now(ZoneInfo(zone)).date()
-    except (ZoneInfoNotFoundError, ValueError):
-        raise DbtUsageError(f"unknown ga4_property_time_zone {zone!r} (use an IANA name)") from None
+def latest_today(settings: Settings) -> tuple[dt.date, str]:
+    """The latest date today of any property, and its time zone: a run date after it is in
+    the future everywhere."""
+    return max((prop.today(), prop.time_zone) for prop in declared_properties(settings))
 
 
 def parse_day(value: object, what: str) -> dt.date:
@@ -137,30 +131,43 @@ def parse_day(value: object, what: str) -> dt.date:
 
 def resolve_run_date(settings: Settings, given: dt.date | None = None) -> dt.date:
     """The run date: the option, else the ga4_run_date variable, else today in the property
-    time zone. A run date after today there is refused (a typo would otherwise count the
-    window and retention from the future)."""
-    today = property_today(settings)
+    time zone (several properties: the latest of their todays; each property's window ends
+    at the run date or its own today, whichever is earlier: macros/incremental/window.sql).
+    A run date after today is refused (a typo would otherwise count the window and retention
+    from the future)."""
+    today, zone = latest_today(settings)
     configured = project_var(settings, "ga4_run_date")
     run_date = given or (parse_day(configured, "ga4_run_date") if configured else today)
     if run_date > today:
         raise DbtUsageError(
-            f"run date {run_date} is in the future (today is {today} in "
-            f"{property_zone(settings)}): fix the date"
+            f"run date {run_date} is in the future (today is {today} in {zone}): fix the date"
         )
     return run_date
 
 
-def newest_export_day(settings: Settings) -> dt.date | None:
-    """The newest daily or intraday shard of the export."""
+def newest_export_days(settings: Settings) -> dict[str, dt.date | None]:
+    """Each property's newest daily or intraday export day (None: no shard)."""
+    return {
+        prop.property_id: newest_export_day(settings, prop)
+        for prop in declared_properties(settings)
+    }
+
+
+def newest_export_day(settings: Settings, prop: Property | None = None) -> dt.date | None:
+    """The newest daily or intraday shard of a property's export (None: of the least recent
+    property's, the day every property's export has reached)."""
     from orchestrate.engines import engine_for, target_type
 
+    if prop is None:
+        days = list(newest_export_days(settings).values())
+        return None if None in days or not days else min(days)  # type: ignore[type-var]
     # a shard dated after the property's today holds only quarantined rows: it says nothing
     # about how fresh the export is
-    today = property_today(settings).strftime("%Y%m%d")
+    today = prop.today().strftime("%Y%m%d")
 
     if target_type(settings) == "bigquery":
-        project = project_var(settings, "ga4_project") or ""
-        dataset = project_var(settings, "ga4_dataset")
+        project = prop.project or ""
+        dataset = prop.dataset
         prefix = f"`{project}`.{dataset}" if project else str(dataset)
         result = engine_for(settings).run(
             "select max(regexp_extract(table_name, r'([0-9]{8})$')) from "
@@ -176,7 +183,7 @@ def newest_export_day(settings: Settings) -> dt.date | None:
         return dt.datetime.strptime(newest, "%Y%m%d").date() if newest else None
     days = [
         day
-        for path in export_files(settings.export_path)[0]
+        for path in export_files(prop.export_path or settings.export_path)[0]
         if (day := SHARD.match(path.name).group(1)) <= today  # type: ignore[union-attr]
     ]
     return dt.datetime.strptime(max(days), "%Y%m%d").date() if days else None

@@ -76,8 +76,11 @@ class Settings:
         project's default export path is left to dbt_project.yml when dbt runs from the project
         folder (it resolves there): the source's rendered location then does not change with
         where the checkout lives, so a production manifest compares equal in slim CI."""
+        from orchestrate.properties import dbt_property_vars
+
         merged = dict(self.vars)
         configured = merged.get("ga4_export_path") or os.environ.get("TRUFFLE_EXPORT_PATH")
         if configured or Path.cwd().resolve() != self.project_dir:
             merged["ga4_export_path"] = str(self.export_path)
+        merged.update(dbt_property_vars(self))
         return merged

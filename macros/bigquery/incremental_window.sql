@@ -44,20 +44,25 @@
     from what it holds. One lookup of the export dataset's INFORMATION_SCHEMA.TABLES (no
     table data read), named for the offline capture; a window with no export table at all
     is an error that names the days (nothing to replace: the export is stale or the range
-    wrong). -#}
+    wrong). Several properties: not on BigQuery yet (a partition replaced whole must carry
+    the stored rows of a property without an export table that day), refused naming why. -#}
 {% macro ga4_bigquery_export_partitions(partitions) -%}
+    {%- set properties = ga4_properties() -%}
+    {%- if properties | length > 1 -%}
+        {{ exceptions.raise_compiler_error("ga4_properties declares " ~ properties | length ~ " properties: an incremental run of several properties is not supported on BigQuery yet (DuckDB only); build each property into its own dataset, or run a full refresh.") }}
+    {%- endif -%}
+    {%- set export_dataset = ga4_bigquery_export_dataset(properties[0]) -%}
     {%- set days = [] -%}
     {%- for partition in partitions -%}
         {%- do days.append(partition[6:16] | replace('-', '')) -%}
     {%- endfor -%}
-    {%- set project = var('ga4_project', none) or target.project -%}
     {%- set lookup -%}
         {{ truffle_lookup_name('missing export days') }}
         select string_agg(day, ',' order by day) as missing_days
         from unnest([{% for day in days %}'{{ day }}'{{ ', ' if not loop.last }}{% endfor %}]) as day
         where day not in (
             select regexp_extract(table_name, r'([0-9]{8})$')
-            from `{{ project }}`.{{ var('ga4_dataset') }}.INFORMATION_SCHEMA.TABLES
+            from {{ export_dataset }}.INFORMATION_SCHEMA.TABLES
             where regexp_contains(table_name, r'^events_(intraday_)?[0-9]{8}$')
         )
     {%- endset -%}
@@ -73,7 +78,7 @@
         {%- do log(this.identifier ~ ': no export table for ' ~ (missing | join(', ')) ~ '; those days keep their stored rows', info=true) -%}
     {%- endif -%}
     {%- if not kept -%}
-        {{ exceptions.raise_compiler_error("No GA4 export table (events_YYYYMMDD or events_intraday_YYYYMMDD) in " ~ project ~ "." ~ var('ga4_dataset') ~ " for any day of the window (" ~ (days | join(', ')) ~ "): nothing to replace. Check the export (truffle nightly's freshness) or the backfill range.") }}
+        {{ exceptions.raise_compiler_error("No GA4 export table (events_YYYYMMDD or events_intraday_YYYYMMDD) in " ~ export_dataset ~ " for any day of the window (" ~ (days | join(', ')) ~ "): nothing to replace. Check the export (truffle nightly's freshness) or the backfill range.") }}
     {%- endif -%}
     {{ return(kept) }}
 {%- endmacro %}

@@ -6,12 +6,14 @@
     `source_file` and `source_row_number` (with source_file, a row locator that
     truffle_deduplicate matches on, the same on every read of the export: the row's position
     in a Parquet file, its rank by text in a JSON file; null on BigQuery, which has none).
-    Only the window's shards are read (pitfall 14). -#}
-{% macro ga4_export_rows(source_relation) -%}
-    {{ return(adapter.dispatch('ga4_export_rows', 'random_truffle')(source_relation)) }}
+    Only the window's shards are read (pitfall 14). `property`: the property whose export
+    (ga4_properties: a folder on DuckDB, a dataset on BigQuery) is read; `source_relation`:
+    the source of the property declared by the single-export variables. -#}
+{% macro ga4_export_rows(source_relation, property) -%}
+    {{ return(adapter.dispatch('ga4_export_rows', 'random_truffle')(source_relation, property)) }}
 {%- endmacro %}
 
-{% macro default__ga4_export_rows(source_relation) -%}
+{% macro default__ga4_export_rows(source_relation, property) -%}
     {{ exceptions.raise_compiler_error("ga4_export_rows has no implementation for adapter '" ~ target.type ~ "'.") }}
 {%- endmacro %}
 
@@ -33,7 +35,21 @@
 
 {# ---------------------------------------------------------------- BigQuery ---- #}
 
-{% macro bigquery__ga4_export_rows(source_relation) -%}
+{#- A property's export dataset, quoted for SQL: `project`.dataset. -#}
+{% macro ga4_bigquery_export_dataset(property) -%}
+    {{ return('`' ~ (property.project or target.project) ~ '`.' ~ property.dataset) }}
+{%- endmacro %}
+
+{#- The `events_*` wildcard of a property's export: the source (`source_relation`) for the
+    property of the single-export variables, its declared dataset's for the others. -#}
+{% macro ga4_bigquery_export_relation(source_relation, property) -%}
+    {%- if not property.declared -%}
+        {{ return(source_relation) }}
+    {%- endif -%}
+    {{ return(api.Relation.create(database=property.project or target.project, schema=property.dataset, identifier='events_*')) }}
+{%- endmacro %}
+
+{% macro bigquery__ga4_export_rows(source_relation, property) -%}
     {#- The export schema is declared (no metadata query): a wildcard table has the schema of
         its newest shard, so the newer columns exist whenever the newest day has them. -#}
     {%- set tree = ga4_export_path_tree() -%}
@@ -57,7 +73,7 @@
         starts_with(_table_suffix, 'intraday_') as is_intraday,
         concat('events_', _table_suffix) as source_file,
         cast(null as int64) as source_row_number
-    from {{ source_relation }}
+    from {{ ga4_bigquery_export_relation(source_relation, property) }}
     {#- Daily and intraday shards only: never events_fresh_* (pitfall 4). Always a constant
         _table_suffix range, which BigQuery prunes shards by (a full build without a start
         date too: every daily and every intraday shard, nothing else), then the exact form. -#}
@@ -83,30 +99,39 @@
     {{ return(modules.re.compile('^events_(intraday_)?([0-9]{8})\\.((?i:parquet|json|ndjson|jsonl))$')) }}
 {%- endmacro %}
 
-{#- The export files of the window: [{'path', 'name', 'suffix', 'format'}], sorted. -#}
-{% macro ga4_duckdb_export_files() -%}
-    {%- set root = var('ga4_export_path') | string -%}
+{#- Every export file of a property's folder (ga4_properties: its export_path):
+    [{'path', 'name', 'suffix', 'format'}], sorted; when it has none, an error naming the
+    folder (`required`), else an empty list. -#}
+{% macro ga4_duckdb_export_listing(property, required=true) -%}
+    {%- set root = property.export_path | string -%}
     {%- set listing = run_query("select file from glob(" ~ truffle_string_literal(root.rstrip('/') ~ '/events_*') ~ ") order by file") -%}
     {%- set pattern = ga4_export_file_pattern() -%}
-    {%- set first, last = ga4_window_suffixes() -%}
     {%- set files = [] -%}
-    {%- set seen = [] -%}
     {%- for row in listing.rows -%}
         {%- set path = row[0] -%}
         {%- set name = path.replace('\\', '/').split('/')[-1] -%}
         {%- set match = pattern.match(name) -%}
         {%- if match -%}
-            {%- do seen.append(name) -%}
-            {%- set suffix = match.group(2) -%}
-            {%- if (not first or suffix >= first) and (not last or suffix <= last) -%}
-                {%- do files.append({'path': path, 'name': name, 'suffix': suffix,
-                                     'format': 'parquet' if match.group(3).lower() == 'parquet' else 'json'}) -%}
-            {%- endif -%}
+            {%- do files.append({'path': path, 'name': name, 'suffix': match.group(2),
+                                 'format': 'parquet' if match.group(3).lower() == 'parquet' else 'json'}) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if seen | length == 0 -%}
-        {{ exceptions.raise_compiler_error("No GA4 export files (events_YYYYMMDD.parquet / .json / .ndjson) found in '" ~ root ~ "'. Point the variable ga4_export_path at your export folder, or run `truffle demo-data` to generate one.") }}
+    {%- if required and files | length == 0 -%}
+        {%- set variable = ("the export_path of property " ~ property.property_id ~ " in ga4_properties") if property.declared else 'the variable ga4_export_path' -%}
+        {{ exceptions.raise_compiler_error("No GA4 export files (events_YYYYMMDD.parquet / .json / .ndjson) found in '" ~ root ~ "'. Point " ~ variable ~ " at your export folder, or run `truffle demo-data` to generate one.") }}
     {%- endif -%}
+    {{ return(files) }}
+{%- endmacro %}
+
+{#- A property's export files of the window: [{'path', 'name', 'suffix', 'format'}], sorted. -#}
+{% macro ga4_duckdb_export_files(property) -%}
+    {%- set first, last = ga4_window_suffixes() -%}
+    {%- set files = [] -%}
+    {%- for file in ga4_duckdb_export_listing(property) -%}
+        {%- if (not first or file.suffix >= first) and (not last or file.suffix <= last) -%}
+            {%- do files.append(file) -%}
+        {%- endif -%}
+    {%- endfor -%}
     {{ return(files) }}
 {%- endmacro %}
 
@@ -269,11 +294,11 @@
     from {{ reader }}
 {%- endmacro %}
 
-{% macro duckdb__ga4_export_rows(source_relation) -%}
+{% macro duckdb__ga4_export_rows(source_relation, property) -%}
     {%- if not execute -%}
         {{ return('select 1 as parse_time_placeholder') }}
     {%- endif -%}
-    {%- set files = ga4_duckdb_export_files() -%}
+    {%- set files = ga4_duckdb_export_files(property) -%}
     {%- set groups = [] -%}
     {%- for file in files if file.format == 'json' -%}
         {%- set first = run_query("select left(ltrim(raw_line), 1) from read_csv(" ~ truffle_string_literal(file.path) ~ ", columns = {'raw_line': 'VARCHAR'}, header = false, delim = chr(30), quote = '', escape = '', auto_detect = false, max_line_size = 100000000) where trim(raw_line) != '' limit 1") -%}

@@ -1,5 +1,6 @@
 {#- The export's loaded-at time for `dbt source freshness` (the source's loaded_at_query): the
-    newest event_timestamp of the newest export shard, daily or intraday. -#}
+    newest event_timestamp of the newest export shard, daily or intraday, of the first property
+    (ga4_properties; `truffle nightly` checks every property's). -#}
 {% macro ga4_export_loaded_at(source_relation) -%}
     {{ return(adapter.dispatch('ga4_export_loaded_at', 'random_truffle')(source_relation)) }}
 {%- endmacro %}
@@ -12,7 +13,7 @@
     _table_suffix filter prunes the wildcard); an export with none is loaded "at" 1970, so the
     check errors instead of scanning every shard. -#}
 {% macro bigquery__ga4_export_loaded_at(source_relation) -%}
-    {%- set first = "format_date('%Y%m%d', date_sub(current_date('" ~ var('ga4_property_time_zone', 'UTC') ~ "'), interval " ~ ((var('ga4_freshness_max_days', 2) | int) + 1) ~ " day))" -%}
+    {%- set first = "format_date('%Y%m%d', date_sub(current_date('" ~ ga4_properties()[0].time_zone ~ "'), interval " ~ ((var('ga4_freshness_max_days', 2) | int) + 1) ~ " day))" -%}
     select coalesce(max(timestamp_micros(event_timestamp)), timestamp '1970-01-01') as loaded_at
     from {{ source_relation }}
     where
@@ -23,7 +24,7 @@
 {#- DuckDB: the export folder's files are listed and only the newest day's are read (Parquet
     or BigQuery JSON; an unparsable JSON line is skipped here, staging quarantines it). -#}
 {% macro duckdb__ga4_export_loaded_at(source_relation) -%}
-    {%- set root = (var('ga4_export_path') | string).rstrip('/') -%}
+    {%- set root = (ga4_properties()[0].export_path | string).rstrip('/') -%}
     {%- set pattern = modules.re.compile('^events_(intraday_)?([0-9]{8})\\.(parquet|json|ndjson|jsonl)$') -%}
     {%- set newest = namespace(suffix='', files=[]) -%}
     {%- for row in run_query("select file from glob('" ~ root ~ "/events_*')").rows -%}

@@ -1,21 +1,90 @@
-{#- The GA4 property whose export this warehouse reads: the variable `ga4_property_id`, else
-    the number in the export dataset's name (GA4 names it `analytics_<property id>`). Every
-    row carries it (`property_id`) and every key that a second property could repeat hashes
-    it: the event, the session (a `ga_session_id` and a `user_pseudo_id` are only unique
-    within a property), the transaction, the item, the device map, the users' state, the
-    audiences. Text, as GA4 shows it. -#}
-{% macro ga4_property_id() -%}
-    {%- set declared = var('ga4_property_id', none) -%}
-    {%- set dataset = var('ga4_dataset', '') | string -%}
-    {%- set numbered = modules.re.match('^analytics_([0-9]+)$', dataset) -%}
-    {%- set property_id = (declared | string | trim) if declared is not none else (numbered.group(1) if numbered else '') -%}
-    {%- if not modules.re.match('^[A-Za-z0-9_-]{1,64}$', property_id) -%}
-        {{ exceptions.raise_compiler_error("ga4_property_id " ~ (property_id or 'is not set') ~ (' is not a property id' if property_id else '') ~ ": set the variable ga4_property_id to the GA4 property's id (digits, letters, '-' or '_'), or name the export dataset analytics_<property id>.") }}
+{#- The GA4 properties this warehouse reads, declared once: the variable `ga4_properties`, a
+    list of {property_id, export_path (DuckDB: the property's export folder) or project and
+    dataset (BigQuery: its export dataset), time_zone, currency}. Left empty (the default),
+    one property from the single-export variables: ga4_property_id (else the number in
+    ga4_dataset's name, GA4 names it analytics_<property id>, else that name),
+    ga4_export_path / ga4_project + ga4_dataset, ga4_property_time_zone and
+    ga4_property_currency, as before properties were declared. Every row carries its property (`property_id`) and every key that a second
+    property could repeat hashes it. The CLI reads the same declaration
+    (orchestrate/properties.py). -#}
+{% macro ga4_properties() -%}
+    {%- set declared = var('ga4_properties', none) or [] -%}
+    {%- set properties = [] -%}
+    {%- if declared is string or declared is mapping -%}
+        {{ exceptions.raise_compiler_error("ga4_properties must be a list of properties ({property_id, export_path or project and dataset, time_zone, currency}), not " ~ (declared | string)[:60]) }}
     {%- endif -%}
-    {{ return(property_id) }}
+    {%- if not declared -%}
+        {%- do properties.append({
+            'property_id': ga4_default_property_id(),
+            'export_path': var('ga4_export_path', none),
+            'project': var('ga4_project', none),
+            'dataset': var('ga4_dataset', none),
+            'time_zone': var('ga4_property_time_zone', 'UTC'),
+            'currency': var('ga4_property_currency', 'USD'),
+            'declared': false,
+        }) -%}
+    {%- endif -%}
+    {%- for entry in declared -%}
+        {%- if entry is not mapping -%}
+            {{ exceptions.raise_compiler_error("ga4_properties entry " ~ loop.index ~ " is not a property ({property_id: ..., export_path: ... or dataset: ..., time_zone: ..., currency: ...}): " ~ (entry | string)[:60]) }}
+        {%- endif -%}
+        {%- do properties.append({
+            'property_id': entry.get('property_id') | string if entry.get('property_id') is not none else '',
+            'export_path': entry.get('export_path'),
+            'project': entry.get('project'),
+            'dataset': entry.get('dataset') or ('analytics_' ~ entry.get('property_id')),
+            'time_zone': entry.get('time_zone') or 'UTC',
+            'currency': entry.get('currency') or 'USD',
+            'declared': true,
+        }) -%}
+    {%- endfor -%}
+    {%- set seen = [] -%}
+    {%- for property in properties -%}
+        {%- set where = ("ga4_properties entry " ~ loop.index) if property.declared else 'ga4_property_id' -%}
+        {%- if not modules.re.match('^[A-Za-z0-9_-]{1,64}$', property.property_id) -%}
+            {{ exceptions.raise_compiler_error(where ~ ": property_id " ~ (property.property_id or 'is missing') ~ (' is not a property id' if property.property_id else '') ~ ": use the GA4 property's id (digits, letters, '-' or '_').") }}
+        {%- endif -%}
+        {%- if property.property_id in seen -%}
+            {{ exceptions.raise_compiler_error("ga4_properties: property_id " ~ property.property_id ~ " is declared twice: each property once.") }}
+        {%- endif -%}
+        {%- do seen.append(property.property_id) -%}
+        {%- if property.time_zone not in modules.pytz.all_timezones_set -%}
+            {{ exceptions.raise_compiler_error("property " ~ property.property_id ~ ": unknown time zone " ~ property.time_zone ~ " (use an IANA name such as America/Mexico_City).") }}
+        {%- endif -%}
+        {%- if not modules.re.match('^[A-Z]{3}$', property.currency | string) -%}
+            {{ exceptions.raise_compiler_error("property " ~ property.property_id ~ ": currency " ~ property.currency ~ " is not an ISO 4217 code (three capital letters, such as USD).") }}
+        {%- endif -%}
+        {%- if property.declared and target.type == 'duckdb' and not property.export_path -%}
+            {{ exceptions.raise_compiler_error("property " ~ property.property_id ~ ": export_path is missing (the folder of its events_YYYYMMDD files).") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(properties) }}
 {%- endmacro %}
 
-{#- SQL: the property id as a text literal (ga4_property_id). -#}
-{% macro ga4_property_id_literal() -%}
-    {{ return('cast(' ~ truffle_string_literal(ga4_property_id()) ~ ' as ' ~ truffle_type('string') ~ ')') }}
+{#- The single property's id when none are declared: the variable `ga4_property_id`, else the
+    number in the export dataset's name (analytics_<property id>), else that name. -#}
+{% macro ga4_default_property_id() -%}
+    {%- set declared = var('ga4_property_id', none) -%}
+    {%- set dataset = var('ga4_dataset', none) | string -%}
+    {%- set numbered = modules.re.match('^analytics_([0-9]+)$', dataset) -%}
+    {{ return((declared | string | trim) if declared is not none else (numbered.group(1) if numbered else dataset)) }}
+{%- endmacro %}
+
+{#- SQL: a property's id as a text literal. -#}
+{% macro ga4_property_id_literal(property) -%}
+    {{ return('cast(' ~ truffle_string_literal(property.property_id) ~ ' as ' ~ truffle_type('string') ~ ')') }}
+{%- endmacro %}
+
+{#- SQL: the default currency of the row's property (`column`: its property_id), the currency
+    of an amount sent without one. One property: its literal. -#}
+{% macro ga4_property_currency(column='property_id') -%}
+    {%- set properties = ga4_properties() -%}
+    {%- if properties | map(attribute='currency') | unique | list | length == 1 -%}
+        {{ return(truffle_string_literal(properties[0].currency)) }}
+    {%- endif -%}
+    {%- set cases = [] -%}
+    {%- for property in properties -%}
+        {%- do cases.append('when ' ~ truffle_string_literal(property.property_id) ~ ' then ' ~ truffle_string_literal(property.currency)) -%}
+    {%- endfor -%}
+    {{ return('case ' ~ column ~ ' ' ~ cases | join(' ') ~ ' end') }}
 {%- endmacro %}

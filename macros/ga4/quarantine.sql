@@ -50,7 +50,7 @@
     case
         when raw_record is not null then 'malformed_record'
         when parsed_event_date is null then 'invalid_event_date'
-        when parsed_event_date > {{ date_literal(ga4_property_today()) }} then 'future_event_date'
+        when parsed_event_date > {{ ga4_property_today_sql() }} then 'future_event_date'
         when parsed_event_date != event_date then 'event_date_outside_shard'
         when event_name is null or event_name = '' then 'missing_event_name'
         when event_timestamp_micros is null then 'missing_event_timestamp'

@@ -31,34 +31,34 @@
     {{ return([newest, run_date] | min if newest else none) }}
 {%- endmacro %}
 
-{#- The newest daily or intraday export day (a Python date), or none. -#}
+{#- The newest daily or intraday export day (a Python date), or none. Several properties: the
+    least of their newest days (a property whose export lags counts retention from its own
+    newest day, and no property's rows expire earlier than its own export says). -#}
 {% macro ga4_newest_export_day() -%}
-    {{ return(adapter.dispatch('ga4_newest_export_day', 'random_truffle')()) }}
+    {%- set days = [] -%}
+    {%- for property in ga4_properties() -%}
+        {%- set newest = adapter.dispatch('ga4_newest_export_day', 'random_truffle')(property) -%}
+        {%- if newest -%}{%- do days.append(newest) -%}{%- endif -%}
+    {%- endfor -%}
+    {{ return(days | min if days else none) }}
 {%- endmacro %}
 
-{% macro default__ga4_newest_export_day() -%}
+{% macro default__ga4_newest_export_day(property) -%}
     {{ exceptions.raise_compiler_error("ga4_newest_export_day: no implementation for the " ~ target.type ~ " engine (duckdb and bigquery are supported); set ga4_retention_as_of instead.") }}
 {%- endmacro %}
 
-{% macro duckdb__ga4_newest_export_day() -%}
-    {%- set root = var('ga4_export_path') | string -%}
-    {%- set listing = run_query("select file from glob(" ~ truffle_string_literal(root.rstrip('/') ~ '/events_*') ~ ")") -%}
-    {%- set pattern = ga4_export_file_pattern() -%}
+{% macro duckdb__ga4_newest_export_day(property) -%}
     {%- set days = [] -%}
-    {%- for row in listing.rows -%}
-        {%- set match = pattern.match(row[0].replace('\\', '/').split('/')[-1]) -%}
-        {%- if match -%}
-            {%- do days.append(match.group(2)) -%}
-        {%- endif -%}
+    {%- for file in ga4_duckdb_export_listing(property, required=false) -%}
+        {%- do days.append(file.suffix) -%}
     {%- endfor -%}
     {{ return(modules.datetime.datetime.strptime(days | max, '%Y%m%d').date() if days else none) }}
 {%- endmacro %}
 
-{% macro bigquery__ga4_newest_export_day() -%}
-    {%- set project = var('ga4_project', none) or target.project -%}
+{% macro bigquery__ga4_newest_export_day(property) -%}
     {%- set result = run_query(
-        "select max(regexp_extract(table_name, r'([0-9]{8})$')) from `" ~ project ~ "`."
-        ~ var('ga4_dataset') ~ ".INFORMATION_SCHEMA.TABLES"
+        "select max(regexp_extract(table_name, r'([0-9]{8})$')) from "
+        ~ ga4_bigquery_export_dataset(property) ~ ".INFORMATION_SCHEMA.TABLES"
         ~ " where regexp_contains(table_name, r'^events_(intraday_)?[0-9]{8}$')") -%}
     {%- set newest = result.rows[0][0] if result.rows else none -%}
     {{ return(modules.datetime.datetime.strptime(newest, '%Y%m%d').date() if newest else none) }}

@@ -20,7 +20,7 @@
     replaced: for staging (`meta.window_days: export`), the window's days that have an export
     shard (daily or intraday; staging dates a row by its shard), so a day whose export is gone
     (expired, deleted, not yet landed) keeps its stored rows, as dbt's delete+insert keyed on
-    the days of the new rows did; for the models built from staging, every day of the window,
+    the days of the new rows did; several properties: each property's own such days; for the models built from staging, every day of the window,
     all derived again from what staging holds for it (a day left without a row of the model,
     such as a corrected export day without its purchases, is emptied). Delete and insert run
     in the materialization's one transaction. -#}
@@ -33,11 +33,20 @@
         {{ exceptions.raise_compiler_error("incremental_strategy truffle_window needs meta.window_column (the model's date column) on " ~ this) }}
     {%- endif -%}
     {%- if meta.get('window_days') == 'export' -%}
-        {%- set days = [] -%}
-        {%- for day in ga4_window_export_days() -%}
-            {%- do days.append(date_literal(day)) -%}
+        {%- set properties = ga4_properties() -%}
+        {%- set parts = [] -%}
+        {%- for property in properties -%}
+            {%- set days = [] -%}
+            {%- for day in ga4_window_export_days(property) -%}
+                {%- do days.append(date_literal(day)) -%}
+            {%- endfor -%}
+            {%- if days and properties | length == 1 -%}
+                {%- do parts.append(column ~ ' in (' ~ days | join(', ') ~ ')') -%}
+            {%- elif days -%}
+                {%- do parts.append('(property_id = ' ~ truffle_string_literal(property.property_id) ~ ' and ' ~ column ~ ' in (' ~ days | join(', ') ~ '))') -%}
+            {%- endif -%}
         {%- endfor -%}
-        {%- set replaced = (column ~ ' in (' ~ days | join(', ') ~ ')') if days else none -%}
+        {%- set replaced = parts | join('\n        or ') if parts else none -%}
     {%- else -%}
         {%- set replaced = ga4_window_filter(column) -%}
     {%- endif -%}
@@ -57,11 +66,11 @@
     )
 {%- endmacro %}
 
-{#- The days of this run's window with an export shard (DuckDB: the export folder's files),
-    sorted. -#}
-{% macro ga4_window_export_days() -%}
+{#- The days of this run's window with an export shard of `property` (DuckDB: the files of its
+    export folder), sorted. -#}
+{% macro ga4_window_export_days(property) -%}
     {%- set days = [] -%}
-    {%- for file in ga4_duckdb_export_files() -%}
+    {%- for file in ga4_duckdb_export_files(property) -%}
         {%- set day = modules.datetime.datetime.strptime(file.suffix, '%Y%m%d').date() -%}
         {%- if day not in days -%}
             {%- do days.append(day) -%}
@@ -91,11 +100,11 @@
 
 
 {#- BigQuery static partitions of the re-processed range (config `partitions`), as literal
-    dates: the run date (`ga4_run_date`, else today in the property's time zone) and the
-    lookback days before it, or the backfill's days. Config is captured when dbt parses, so
-    the list is computed again when the run executes (bq_generate_incremental_build_sql,
-    macros/bigquery/incremental_window.sql): a saved parse never decides which days a run
-    replaces. -#}
+    dates: the nightly window's days (ga4_nightly_window: the run date, else today in the
+    property's time zone, and the lookback days before it), or the backfill's days. Config
+    is captured when dbt parses, so the list is computed again when the run executes
+    (bq_generate_incremental_build_sql, macros/bigquery/incremental_window.sql): a saved
+    parse never decides which days a run replaces. -#}
 {% macro ga4_bigquery_partitions(extra_days_before=0) -%}
     {%- set backfill_start = var('ga4_backfill_start_date', none) -%}
     {%- set backfill_end = var('ga4_backfill_end_date', none) -%}
@@ -107,9 +116,10 @@
             {%- do partitions.append("date('" ~ (start + modules.datetime.timedelta(days=offset)) ~ "')") -%}
         {%- endfor -%}
     {%- else -%}
-        {%- set run_date = ga4_run_date() -%}
-        {%- for offset in range((var('ga4_lookback_days', 3) | int) + extra_days_before + 1) -%}
-            {%- do partitions.append("date('" ~ (run_date - modules.datetime.timedelta(days=offset)) ~ "')") -%}
+        {%- set window = ga4_nightly_window() -%}
+        {%- set start = window.start - modules.datetime.timedelta(days=extra_days_before) -%}
+        {%- for offset in range((window.end - start).days + 1) -%}
+            {%- do partitions.append("date('" ~ (window.end - modules.datetime.timedelta(days=offset)) ~ "')") -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(partitions) }}

@@ -13,26 +13,60 @@
     {{ return(modules.datetime.datetime.strptime(value | string, '%Y-%m-%d').date()) }}
 {%- endmacro %}
 
-{#- The property's date today, computed once per call at compile time. -#}
-{% macro ga4_property_today() -%}
-    {%- set tz = modules.pytz.timezone(var('ga4_property_time_zone', 'UTC')) -%}
+{#- A property's date today (`property`: one of ga4_properties(); none: the first), computed
+    once per call at compile time. -#}
+{% macro ga4_property_today(property=none) -%}
+    {%- set property = property or ga4_properties()[0] -%}
+    {%- set tz = modules.pytz.timezone(property.time_zone) -%}
     {{ return(modules.datetime.datetime.now(tz).date()) }}
 {%- endmacro %}
 
-{#- The run date: `ga4_run_date`, else today in the property time zone. A run date after
-    today there is a typo, and a run built on it would count retention from the future:
-    refused before anything runs. -#}
-{% macro ga4_run_date() -%}
-    {%- set configured = var('ga4_run_date', none) -%}
-    {%- if configured -%}
-        {%- set run_date = truffle_parse_date(configured) -%}
-        {%- set today = ga4_property_today() -%}
-        {%- if run_date > today -%}
-            {{ exceptions.raise_compiler_error("ga4_run_date " ~ run_date ~ " is in the future (today is " ~ today ~ " in " ~ var('ga4_property_time_zone', 'UTC') ~ "): fix the run date.") }}
-        {%- endif -%}
-        {{ return(run_date) }}
+{#- SQL: the row's property's date today (`column`: its property_id); one property: a literal. -#}
+{% macro ga4_property_today_sql(column='property_id') -%}
+    {%- set properties = ga4_properties() -%}
+    {%- if properties | length == 1 -%}
+        {{ return(date_literal(ga4_property_today(properties[0]))) }}
     {%- endif -%}
-    {{ return(ga4_property_today()) }}
+    {%- set cases = [] -%}
+    {%- for property in properties -%}
+        {%- do cases.append('when ' ~ truffle_string_literal(property.property_id) ~ ' then ' ~ date_literal(ga4_property_today(property))) -%}
+    {%- endfor -%}
+    {{ return('case ' ~ column ~ ' ' ~ cases | join(' ') ~ ' end') }}
+{%- endmacro %}
+
+{#- A property's run date: `ga4_run_date`, else its date today. A run date after today in
+    every property is a typo, and a run built on it would count retention from the future:
+    refused before anything runs. Several properties in time zones a day apart: a run date
+    that is today in one is tomorrow in another, which runs up to its own today. -#}
+{% macro ga4_property_run_date(property) -%}
+    {%- set today = ga4_property_today(property) -%}
+    {%- set configured = var('ga4_run_date', none) -%}
+    {%- if not configured -%}
+        {{ return(today) }}
+    {%- endif -%}
+    {%- set run_date = truffle_parse_date(configured) -%}
+    {%- set latest = namespace(day=today, zone=property.time_zone) -%}
+    {%- for other in ga4_properties() -%}
+        {%- set other_today = ga4_property_today(other) -%}
+        {%- if other_today > latest.day -%}
+            {%- set latest.day = other_today -%}
+            {%- set latest.zone = other.time_zone -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if run_date > latest.day -%}
+        {{ exceptions.raise_compiler_error("ga4_run_date " ~ run_date ~ " is in the future (today is " ~ latest.day ~ " in " ~ latest.zone ~ "): fix the run date.") }}
+    {%- endif -%}
+    {{ return([run_date, today] | min) }}
+{%- endmacro %}
+
+{#- The run date: the latest of the properties' run dates (one property: `ga4_run_date`, else
+    today in its time zone). -#}
+{% macro ga4_run_date() -%}
+    {%- set dates = [] -%}
+    {%- for property in ga4_properties() -%}
+        {%- do dates.append(ga4_property_run_date(property)) -%}
+    {%- endfor -%}
+    {{ return(dates | max) }}
 {%- endmacro %}
 
 {#- is_incremental(), or forced by a variable so the incremental form can be rendered offline.
@@ -48,12 +82,17 @@
     {{ return(is_incremental()) }}
 {%- endmacro %}
 
-{#- The window a nightly of the run date re-processes: the run date (`ga4_run_date`) and the
-    `ga4_lookback_days` before it, whatever range this run itself covers. -#}
+{#- The window a nightly of the run date re-processes: each property's run date and the
+    `ga4_lookback_days` before it, whatever range this run itself covers. Several properties:
+    the days of any property's window, every property read over all of them (so each day
+    replaced is replaced whole, every property's rows derived again). -#}
 {% macro ga4_nightly_window() -%}
-    {%- set end = ga4_run_date() -%}
-    {%- set start = end - modules.datetime.timedelta(days=var('ga4_lookback_days', 3) | int) -%}
-    {{ return({'start': start, 'end': end, 'kind': 'window'}) }}
+    {%- set dates = [] -%}
+    {%- for property in ga4_properties() -%}
+        {%- do dates.append(ga4_property_run_date(property)) -%}
+    {%- endfor -%}
+    {%- set start = (dates | min) - modules.datetime.timedelta(days=var('ga4_lookback_days', 3) | int) -%}
+    {{ return({'start': start, 'end': dates | max, 'kind': 'window'}) }}
 {%- endmacro %}
 
 {#- Returns {'start': date|none, 'end': date|none, 'kind': 'full'|'window'|'backfill'}, for

@@ -111,8 +111,8 @@ deduplicated as (
     where earlier_transactions.transaction_id is null
 ),
 
--- the amount is in the currency sent with the event (pitfall 11); event_value_in_usd is not
--- revenue
+-- the amount is in the currency sent with the event (pitfall 11), else the property's
+-- default; event_value_in_usd is not revenue
 amounts as (
     select
         *,
@@ -120,7 +120,7 @@ amounts as (
             when is_revenue_event then coalesce(ecommerce_purchase_revenue, {{ ga4_money('param_value') }})
         end as local_amount,
         case
-            when is_revenue_event then coalesce(param_currency, 'USD')
+            when is_revenue_event then coalesce(param_currency, {{ ga4_property_currency() }})
         end as currency,
         -- GA4's own USD equivalent of that amount, for a currency or day without a rate
         case

@@ -76,8 +76,8 @@ itemized as (
         {{ ga4_typed_param(ga4_param_value(entry.key, ga4_item_params('unnested')), entry.type) }}
             as {{ entry.column }},
         {%- endfor %}
-        -- amounts are in the currency sent with the event (pitfall 11)
-        coalesce(events.param_currency, 'USD') as currency
+        -- amounts are in the currency sent with the event (pitfall 11), else the property's
+        coalesce(events.param_currency, {{ ga4_property_currency('events.property_id') }}) as currency
     from unnested
     inner join events
         on unnested.event_key = events.event_key

@@ -185,7 +185,7 @@ def test_a_broken_partition_list_fails_the_proof_naming_the_model(
     macro = project / "macros" / "incremental" / "strategy.sql"
     lines = macro.read_text().splitlines(keepends=True)
     (number,) = [
-        i for i, line in enumerate(lines) if "partitions.append" in line and "run_date - " in line
+        i for i, line in enumerate(lines) if "partitions.append" in line and "window.end - " in line
     ]
     broken = lines[number].replace('"date(\'"', '"date("').replace('"\')"', '")"')
     assert broken != lines[number]

@@ -17,14 +17,20 @@
 
 with
 
--- the window's daily and intraday shards, columns selected by name and cast. This CTE and the
--- ones built on it are kept inline: the dedup reads `keyed` twice, a narrow and a wide pass,
--- and storing it in between would hold every wide row (truffle_deduplicate)
+-- the window's daily and intraday shards of each property's export (ga4_properties), columns
+-- selected by name and cast. This CTE and the ones built on it are kept inline: the dedup
+-- reads `keyed` twice, a narrow and a wide pass, and storing it in between would hold every
+-- wide row (truffle_deduplicate)
 export_rows as {{ truffle_not_materialized() }} (
-    select
-        {{ ga4_property_id_literal() }} as property_id,
-        export_shards.*
-    from ({{ ga4_export_rows(source('ga4', 'events')) }}) as export_shards
+    {%- for property in ga4_properties() %}
+        select
+            {{ ga4_property_id_literal(property) }} as property_id,
+            export_shards.*
+        from ({{ ga4_export_rows(source('ga4', 'events'), property) }}) as export_shards
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 -- one lookup per declared parameter and user property (dbt_project.yml: ga4_event_params,

@@ -1,0 +1,249 @@
+"""Several GA4 properties in one warehouse (variable ga4_properties): two generated exports,
+one in UTC+14 and one in UTC-11, sharing device ids, stream ids and session ids, build into
+one warehouse whose figures per property equal each property built alone, and a nightly that
+finds one property's export stale refreshes the other and fails naming it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from orchestrate.cli import app
+from orchestrate.demo_data import GeneratorConfig, generate_export
+from tests.orchestrate.conftest import MART_TABLES, VIEWS, Warehouse, make_warehouse
+
+END = dt.date(2026, 1, 31)
+# (property id, time zone): UTC+14 and UTC-11, 25 hours apart
+PROPERTIES = (("1400", "Pacific/Kiritimati"), ("1100", "Pacific/Pago_Pago"))
+# the same visitors' sessions start 25 hours later in UTC-11 than at the same local time in
+# UTC+14: their ga_session_id (the start, in Unix seconds) moved back by as much makes the
+# second property's ids the first's
+SHIFT_SECONDS = 25 * 3600
+runner = CliRunner()
+
+
+def shift_session_ids(path: Path, seconds: int) -> None:
+    """Rewrite a Parquet export file with every ga_session_id `seconds` earlier."""
+    table = pq.read_table(path)
+    rows = table.column("event_params").to_pylist()
+    for params in rows:
+        for param in params or []:
+            value = param["value"]
+            if param["key"] != "ga_session_id":
+                continue
+            if value.get("int_value") is not None:
+                value["int_value"] -= seconds
+            elif value.get("string_value") is not None:
+                value["string_value"] = str(int(value["string_value"]) - seconds)
+    column = pa.array(rows, type=table.schema.field("event_params").type)
+    index = table.schema.get_field_index("event_params")
+    pq.write_table(table.set_column(index, "event_params", column), path)
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each property's export: the same generator seed in each property's time zone."""
+    root = tmp_path_factory.mktemp("properties")
+    folders = {}
+    for index, (property_id, zone) in enumerate(PROPERTIES):
+        folder = root / property_id
+        config = GeneratorConfig(
+            end_date=END,
+            days=4,
+            users=150,
+            seed=11,
+            json_days=0,
+            intraday_days=1,
+            time_zone=zone,
+        )
+        generate_export(folder, config)
+        if index:
+            for path in folder.glob("events_*.parquet"):
+                shift_session_ids(path, SHIFT_SECONDS * index)
+        folders[property_id] = folder
+    return folders
+
+
+def declaration(exports: dict[str, Path], *property_ids: str) -> list[dict[str, str]]:
+    zones = dict(PROPERTIES)
+    return [
+        {"property_id": pid, "export_path": str(exports[pid]), "time_zone": zones[pid]}
+        for pid in property_ids
+    ]
+
+
+def build(root: Path, exports: dict[str, Path], *property_ids: str) -> Warehouse:
+    return make_warehouse(
+        root,
+        exports[property_ids[0]],
+        {
+            "ga4_properties": declaration(exports, *property_ids),
+            "ga4_run_date": END.isoformat(),
+        },
+    )
+
+
+def per_property(
+    path: Path, table: str, property_id: str, ignore: tuple[str, ...] = ()
+) -> tuple[int, str]:
+    """Row count and an order-independent checksum of every column of one property's rows
+    (but those in `ignore`)."""
+    with duckdb.connect(str(path), read_only=True) as connection:
+        columns = connection.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'main' and table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+        expressions = ", ".join(
+            f'round("{name}", 6)' if kind in ("DOUBLE", "FLOAT") else f'"{name}"'
+            for name, kind in columns
+            if name not in ignore
+        )
+        count, checksum = connection.execute(
+            f"select count(*), sum(hash(({expressions}))) from {table} where property_id = ?",
+            [property_id],
+        ).fetchall()[0]
+    return int(count), str(checksum)
+
+
+@pytest.fixture(scope="module")
+def warehouses(
+    tmp_path_factory: pytest.TempPathFactory, exports: dict[str, Path]
+) -> dict[str, Warehouse]:
+    root = tmp_path_factory.mktemp("property_warehouses")
+    built = {pid: build(root / pid, exports, pid) for pid, _ in PROPERTIES}
+    built["both"] = build(root / "both", exports, *(pid for pid, _ in PROPERTIES))
+    return built
+
+
+def test_the_two_exports_share_device_session_and_stream_ids(exports: dict[str, Path]) -> None:
+    pairs = {}
+    for property_id, folder in exports.items():
+        with duckdb.connect() as connection:
+            pairs[property_id] = set(
+                connection.execute(
+                    "select distinct user_pseudo_id, stream_id, list_filter(event_params, "
+                    "lambda p: p.key = 'ga_session_id')[1].value.int_value "
+                    f"from read_parquet('{folder}/events_*.parquet', union_by_name = true) "
+                    "where user_pseudo_id is not null"
+                ).fetchall()
+            )
+    shared = pairs["1400"] & pairs["1100"]
+    # the same device, stream and session id in both properties: one key without the property
+    assert len(shared) > 50, len(shared)
+
+
+def test_each_property_equals_its_own_build_and_the_totals_are_their_sums(
+    warehouses: dict[str, Warehouse],
+) -> None:
+    both = warehouses["both"]
+    # the users' state too, but for when its rows were written
+    for table in MART_TABLES + VIEWS + ("int_users_aggregated",):
+        totals = 0
+        ignore = ("written_at",) if table == "int_users_aggregated" else ()
+        for property_id, _ in PROPERTIES:
+            alone = per_property(warehouses[property_id].path, table, property_id, ignore)
+            assert alone[0] > 0, (table, property_id)
+            both_part = per_property(both.path, table, property_id, ignore)
+            assert both_part == alone, (table, property_id)
+            totals += alone[0]
+        assert both.scalar(f"select count(*) from {table}") == totals, table
+    # the shared ids stay apart: as many sessions and people as the two builds have
+    for table, key in (("sessions", "session_key"), ("user_attributes", "unified_user_id")):
+        distinct = both.scalar(f"select count(distinct (property_id, {key})) from {table}")
+        assert distinct == sum(
+            warehouses[pid].scalar(f"select count(*) from {table}") for pid, _ in PROPERTIES
+        )
+    revenue = [
+        warehouses[pid].scalar("select sum(revenue_usd) from daily_kpis") for pid, _ in PROPERTIES
+    ]
+    assert both.scalar("select sum(revenue_usd) from daily_kpis") == sum(revenue)
+
+
+def test_a_nightly_refreshes_a_fresh_property_and_fails_naming_the_stale_one(
+    tmp_path: Path, exports: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # property 1400 has two days; 1100 only the first (its export stopped)
+    first, second = END - dt.timedelta(days=3), END - dt.timedelta(days=2)
+    folders = {pid: tmp_path / pid for pid, _ in PROPERTIES}
+    for pid, folder in folders.items():
+        folder.mkdir()
+        for day in (first, second) if pid == "1400" else (first,):
+            shutil.copy(exports[pid] / f"events_{day:%Y%m%d}.parquet", folder)
+    warehouse = make_warehouse(
+        tmp_path / "wh",
+        folders["1400"],
+        {"ga4_properties": declaration(folders, "1400", "1100"), "ga4_run_date": str(second)},
+    )
+    stale_before = per_property(warehouse.path, "events", "1100")
+    # two more days of 1400 land; 1100's newest day is now 3 days before the run date
+    for day in (END - dt.timedelta(days=1), END):
+        shutil.copy(exports["1400"] / f"events_{day:%Y%m%d}.parquet", folders["1400"])
+    monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(warehouse.path))
+    summary_path = tmp_path / "summary.json"
+    variables = json.dumps({"ga4_properties": declaration(folders, "1400", "1100")})
+    nightly = ["nightly", "--run-date", END.isoformat(), "--summary", str(summary_path)]
+    result = runner.invoke(app, ["--vars", variables, *nightly])
+    assert result.exit_code == 1, result.output
+    summary = json.loads(summary_path.read_text())
+    freshness = summary["freshness"]
+    assert freshness["status"] == "error"
+    assert freshness["properties"]["1400"]["status"] == "pass"
+    assert freshness["properties"]["1100"] == {
+        "newest_export_day": str(first),
+        "lag_days": 3,
+        "max_lag_days": 2,
+        "status": "error",
+    }
+    stale = [f for f in summary["failures"] if f["node"] == "source freshness"]
+    assert len(stale) == 1 and stale[0]["message"].startswith("property 1100: ")
+    assert "property 1100" in result.output
+    # the fresh property got its new days, the stale one kept what it had
+    days = dict(
+        warehouse.query(
+            "select event_date, count(*) from events where property_id = '1400' group by 1"
+        )
+    )
+    assert set(days) == {first, second, END - dt.timedelta(days=1), END}
+    assert per_property(warehouse.path, "events", "1100") == stale_before
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        (
+            [{"property_id": "1", "export_path": "x"}, {"property_id": "1", "export_path": "y"}],
+            "ga4_properties: property_id 1 is declared twice",
+        ),
+        (
+            [{"property_id": "a b", "export_path": "x"}],
+            "ga4_properties entry 1: property_id 'a b' is not a property id",
+        ),
+        (
+            [{"property_id": "1", "export_path": "x", "currency": "usd"}],
+            "property 1: currency 'usd' is not an ISO 4217 code",
+        ),
+        (
+            [{"property_id": "1", "export_path": "x", "time_zone": "Mars/Base"}],
+            "property 1: unknown time_zone 'Mars/Base'",
+        ),
+        ({"property_id": "1"}, "variable ga4_properties must be a list of properties"),
+    ],
+)
+def test_a_wrong_declaration_is_one_line_and_builds_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, declared: object, message: str
+) -> None:
+    monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
+    result = runner.invoke(app, ["--vars", json.dumps({"ga4_properties": declared}), "build"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "wh.duckdb").exists()
