@@ -240,6 +240,14 @@ FullChecks = Annotated[
 JsonOutput = Annotated[
     bool, typer.Option("--json", help="Print the result as JSON on stdout (dbt quiet).")
 ]
+PropertyIds = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--property",
+        help="Refresh only this GA4 property (repeat for several; default: every property "
+        "declared in ga4_properties). The other properties' days are left as stored.",
+    ),
+]
 RunDate = Annotated[
     str | None,
     typer.Option(
@@ -349,6 +357,7 @@ def nightly(
         Path | None,
         typer.Option(help="After a successful run, write the HTML report (last 30 days) here."),
     ] = None,
+    property_ids: PropertyIds = None,
 ) -> None:
     """The scheduled refresh: freshness check, incremental build of the window (or of every
     day since the last run), tests, cost summary, JSON run summary. A failed freshness check
@@ -369,6 +378,7 @@ def nightly(
             full_checks=full_checks,
             summary_path=summary,
             quiet=json_output,
+            property_ids=property_ids,
         )
         outcome = result.pop("outcome", None)
         if code == 0 and report is not None:
@@ -408,6 +418,7 @@ def backfill(
     allow_deletes: AllowDeletes = False,
     full_checks: FullChecks = False,
     json_output: JsonOutput = False,
+    property_ids: PropertyIds = None,
 ) -> None:
     """Re-process exactly a date range (late or corrected export days), without a full
     refresh; sessions touching the range are rebuilt whole."""
@@ -426,6 +437,7 @@ def backfill(
             allow_deletes=allow_deletes,
             full_checks=full_checks,
             quiet=json_output,
+            property_ids=property_ids,
         )
         return _finish_build(outcome, json_output)
 

@@ -17,7 +17,7 @@ from orchestrate.accounting import row_accounting
 from orchestrate.build import BuildOutcome, build, require_export, tests_by_outcome
 from orchestrate.console import CliError, console
 from orchestrate.cost import Thresholds
-from orchestrate.properties import declared_properties
+from orchestrate.properties import Property, declared_properties
 from orchestrate.run_dates import (
     newest_export_day,
     newest_loaded_day,
@@ -81,10 +81,33 @@ class PropertiesFreshness:
         return summary
 
 
-def check_freshness(settings: Settings, run_date: dt.date) -> PropertiesFreshness:
+def refreshed_properties(settings: Settings, property_ids: list[str] | None) -> list[Property]:
+    """The properties a run refreshes: those named (`--property`), else every declared one.
+    A name that is not a declared property is refused (exit 2) before anything runs."""
+    declared = declared_properties(settings)
+    if not property_ids:
+        return declared
+    known = {prop.property_id: prop for prop in declared}
+    for property_id in property_ids:
+        if property_id not in known:
+            raise CliError(
+                f"--property {property_id[:40]!r} is not a declared property (declared: "
+                f"{', '.join(known)}; ga4_properties)"
+            )
+    return [known[property_id] for property_id in dict.fromkeys(property_ids)]
+
+
+def refresh_vars(property_ids: list[str] | None) -> dict[str, object]:
+    """The variable that limits staging to the named properties (none: every property)."""
+    return {"ga4_refresh_properties": list(dict.fromkeys(property_ids))} if property_ids else {}
+
+
+def check_freshness(
+    settings: Settings, run_date: dt.date, properties: list[Property] | None = None
+) -> PropertiesFreshness:
     max_lag = int(project_var(settings, "ga4_freshness_max_days", 2))
     checked = []
-    for prop in declared_properties(settings):
+    for prop in properties or declared_properties(settings):
         newest = newest_export_day(settings, prop)
         property_run_date = min(run_date, prop.today())
         lag = (property_run_date - newest).days if newest else None
@@ -208,20 +231,28 @@ def summarize(outcome: BuildOutcome) -> dict[str, object]:
 
 
 def plan(
-    settings: Settings, run_date: dt.date | None = None, *, catch_up: bool = True
+    settings: Settings,
+    run_date: dt.date | None = None,
+    *,
+    catch_up: bool = True,
+    property_ids: list[str] | None = None,
 ) -> tuple[dt.date, dt.date | None, dict[str, object]]:
     """What the next nightly processes: its run date, the first day of a catch-up (None for
-    the usual window) and the variables that name a catch-up range."""
+    the usual window) and the variables that name a catch-up range and the properties
+    refreshed (`property_ids`; none: every property)."""
     validate_vars(settings)
+    refreshed_properties(settings, property_ids)
     require_export(settings, report_unread=False)  # the build names them
     run_date = resolve_run_date(settings, run_date)
     first = catch_up_start(settings, run_date) if catch_up else None
-    range_vars: dict[str, object] = {}
+    range_vars: dict[str, object] = refresh_vars(property_ids)
     if first is not None:
-        range_vars = {
-            "ga4_backfill_start_date": first.isoformat(),
-            "ga4_backfill_end_date": run_date.isoformat(),
-        }
+        range_vars.update(
+            {
+                "ga4_backfill_start_date": first.isoformat(),
+                "ga4_backfill_end_date": run_date.isoformat(),
+            }
+        )
     return run_date, first, range_vars
 
 
@@ -236,6 +267,7 @@ def nightly(
     full_checks: bool = False,
     summary_path: Path | None = None,
     quiet: bool = False,
+    property_ids: list[str] | None = None,
 ) -> tuple[int, dict]:
     """Run the nightly refresh; returns (exit code, summary). The summary is always written.
 
@@ -243,7 +275,10 @@ def nightly(
     successful run in one build. A failed freshness check still builds, but with the
     destructive steps (retention, erasure) off."""
     started = dt.datetime.now(dt.UTC)
-    run_date, first, range_vars = plan(settings, run_date, catch_up=catch_up)
+    run_date, first, range_vars = plan(
+        settings, run_date, catch_up=catch_up, property_ids=property_ids
+    )
+    refreshed = refreshed_properties(settings, property_ids)
     summary_path = summary_path or settings.project_dir / "target" / "nightly_summary.json"
     summary: dict[str, object] = {
         "command": "nightly",
@@ -252,8 +287,9 @@ def nightly(
         "run_date": run_date.isoformat(),
         "window": _window(settings, run_date, first),
         "catch_up": first is not None,
+        "properties": [prop.property_id for prop in refreshed],
     }
-    freshness = check_freshness(settings, run_date)
+    freshness = check_freshness(settings, run_date, refreshed)
     summary["freshness"] = freshness.as_dict()
     several = len(freshness.properties) > 1
     for fresh in freshness.properties:
@@ -317,13 +353,16 @@ def backfill(
     allow_deletes: bool = False,
     full_checks: bool = False,
     quiet: bool = False,
+    property_ids: list[str] | None = None,
 ) -> BuildOutcome:
-    """Re-process exactly [start, end] (late or corrected export days), no full refresh."""
+    """Re-process exactly [start, end] (late or corrected export days), no full refresh; of
+    the named properties' exports only (`property_ids`; none: every property's)."""
     if start > end:
         raise CliError(f"--start {start} is after --end {end}")
     if (end - start).days > 3660:
         raise CliError("a backfill covers at most 10 years; split it")
     validate_vars(settings)
+    refreshed_properties(settings, property_ids)
     require_export(settings, report_unread=False)  # the build names them
     run_date = resolve_run_date(settings)
     if end > run_date:
@@ -334,6 +373,7 @@ def backfill(
         extra_vars={
             "ga4_backfill_start_date": start.isoformat(),
             "ga4_backfill_end_date": end.isoformat(),
+            **refresh_vars(property_ids),
         },
         thresholds=thresholds,
         allow_expensive=allow_expensive,

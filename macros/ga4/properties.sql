@@ -61,6 +61,28 @@
     {{ return(properties) }}
 {%- endmacro %}
 
+{#- The properties an incremental run refreshes: every declared one, or those the variable
+    `ga4_refresh_properties` names (`truffle nightly --property ID`, `backfill --property ID`):
+    staging reads and replaces only their export days, and the models built from it derive
+    the window's days again from what staging holds for every property. A full build
+    (`incremental` false) reads every property whatever the variable says: it rebuilds every
+    table. -#}
+{% macro ga4_refreshed_properties(incremental=true) -%}
+    {%- set properties = ga4_properties() -%}
+    {%- set only = var('ga4_refresh_properties', none) -%}
+    {%- if not only or not incremental -%}
+        {{ return(properties) }}
+    {%- endif -%}
+    {%- set only = [only] if only is string else only -%}
+    {%- set known = properties | map(attribute='property_id') | list -%}
+    {%- for property_id in only -%}
+        {%- if property_id | string not in known -%}
+            {{ exceptions.raise_compiler_error("ga4_refresh_properties names " ~ property_id ~ ", which is not a declared property (" ~ known | join(', ') ~ ").") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(properties | selectattr('property_id', 'in', only | map('string') | list) | list) }}
+{%- endmacro %}
+
 {#- The single property's id when none are declared: the variable `ga4_property_id`, else the
     number in the export dataset's name (analytics_<property id>), else that name. -#}
 {% macro ga4_default_property_id() -%}

@@ -20,7 +20,8 @@
     replaced: for staging (`meta.window_days: export`), the window's days that have an export
     shard (daily or intraday; staging dates a row by its shard), so a day whose export is gone
     (expired, deleted, not yet landed) keeps its stored rows, as dbt's delete+insert keyed on
-    the days of the new rows did; several properties: each property's own such days; for the models built from staging, every day of the window,
+    the days of the new rows did; several properties: each refreshed property's own such days
+    (ga4_refreshed_properties); for the models built from staging, every day of the window,
     all derived again from what staging holds for it (a day left without a row of the model,
     such as a corrected export day without its purchases, is emptied). Delete and insert run
     in the materialization's one transaction. -#}
@@ -33,14 +34,16 @@
         {{ exceptions.raise_compiler_error("incremental_strategy truffle_window needs meta.window_column (the model's date column) on " ~ this) }}
     {%- endif -%}
     {%- if meta.get('window_days') == 'export' -%}
-        {%- set properties = ga4_properties() -%}
+        {#- one declared property: its days; several: each refreshed property's own days,
+            never another property's -#}
+        {%- set several = ga4_properties() | length > 1 -%}
         {%- set parts = [] -%}
-        {%- for property in properties -%}
+        {%- for property in ga4_refreshed_properties() -%}
             {%- set days = [] -%}
             {%- for day in ga4_window_export_days(property) -%}
                 {%- do days.append(date_literal(day)) -%}
             {%- endfor -%}
-            {%- if days and properties | length == 1 -%}
+            {%- if days and not several -%}
                 {%- do parts.append(column ~ ' in (' ~ days | join(', ') ~ ')') -%}
             {%- elif days -%}
                 {%- do parts.append('(property_id = ' ~ truffle_string_literal(property.property_id) ~ ' and ' ~ column ~ ' in (' ~ days | join(', ') ~ '))') -%}

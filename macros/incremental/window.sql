@@ -84,11 +84,12 @@
 
 {#- The window a nightly of the run date re-processes: each property's run date and the
     `ga4_lookback_days` before it, whatever range this run itself covers. Several properties:
-    the days of any property's window, every property read over all of them (so each day
-    replaced is replaced whole, every property's rows derived again). -#}
+    the days of any refreshed property's window (ga4_refreshed_properties), every refreshed
+    property read over all of them, and the models built from staging derive each day again
+    from what staging holds for every property. -#}
 {% macro ga4_nightly_window() -%}
     {%- set dates = [] -%}
-    {%- for property in ga4_properties() -%}
+    {%- for property in ga4_refreshed_properties() -%}
         {%- do dates.append(ga4_property_run_date(property)) -%}
     {%- endfor -%}
     {%- set start = (dates | min) - modules.datetime.timedelta(days=var('ga4_lookback_days', 3) | int) -%}

@@ -247,3 +247,58 @@ def test_a_wrong_declaration_is_one_line_and_builds_nothing(
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "wh.duckdb").exists()
+
+
+def test_property_option_refreshes_only_the_named_properties(
+    tmp_path: Path,
+    exports: dict[str, Path],
+    warehouses: dict[str, Warehouse],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # both properties' first two days built; then both exports get their last two days
+    days = [END - dt.timedelta(days=offset) for offset in (3, 2, 1, 0)]
+    folders = {pid: tmp_path / pid for pid, _ in PROPERTIES}
+    for pid, folder in folders.items():
+        folder.mkdir()
+        for day in days[:2]:
+            shutil.copy(exports[pid] / f"events_{day:%Y%m%d}.parquet", folder)
+    warehouse = make_warehouse(
+        tmp_path / "wh",
+        folders["1400"],
+        {"ga4_properties": declaration(folders, "1400", "1100"), "ga4_run_date": str(days[1])},
+    )
+    for pid, folder in folders.items():
+        for path in exports[pid].glob("events_*"):
+            if any(f"{day:%Y%m%d}" in path.name for day in days[2:]):
+                shutil.copy(path, folder)
+    monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(warehouse.path))
+    variables = json.dumps({"ga4_properties": declaration(folders, "1400", "1100")})
+
+    def stored_days(property_id: str) -> set[dt.date]:
+        sql = f"select distinct event_date from events where property_id = '{property_id}'"
+        return {day for (day,) in warehouse.query(sql)}
+
+    before = {table: per_property(warehouse.path, table, "1100") for table in MART_TABLES}
+    result = runner.invoke(
+        app, ["--vars", variables, "nightly", "--run-date", str(END), "--property", "1400"]
+    )
+    assert result.exit_code == 0, result.output
+    assert stored_days("1400") == set(days)
+    assert stored_days("1100") == set(days[:2])
+    # not only its days: no row of the other property changed
+    assert {table: per_property(warehouse.path, table, "1100") for table in MART_TABLES} == before
+
+    # the other property caught up by a backfill of its own
+    backfill = ["backfill", "--start", str(days[2]), "--end", str(END), "--property", "1100"]
+    result = runner.invoke(app, ["--vars", variables, *backfill])
+    assert result.exit_code == 0, result.output
+    assert stored_days("1100") == set(days)
+    # every figure of both properties now as the full build of the same exports
+    for table in MART_TABLES + VIEWS:
+        for property_id, _ in PROPERTIES:
+            expected = per_property(warehouses["both"].path, table, property_id)
+            assert per_property(warehouse.path, table, property_id) == expected, table
+
+    result = runner.invoke(app, ["--vars", variables, "nightly", "--property", "9999"])
+    assert result.exit_code == 2
+    assert "--property '9999' is not a declared property (declared: 1400, 1100" in result.output

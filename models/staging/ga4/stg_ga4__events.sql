@@ -17,12 +17,12 @@
 
 with
 
--- the window's daily and intraday shards of each property's export (ga4_properties), columns
+-- the window's daily and intraday shards of each refreshed property's export, columns
 -- selected by name and cast. This CTE and the ones built on it are kept inline: the dedup
 -- reads `keyed` twice, a narrow and a wide pass, and storing it in between would hold every
 -- wide row (truffle_deduplicate)
 export_rows as {{ truffle_not_materialized() }} (
-    {%- for property in ga4_properties() %}
+    {%- for property in ga4_refreshed_properties(ga4_is_incremental()) %}
         select
             {{ ga4_property_id_literal(property) }} as property_id,
             export_shards.*
