@@ -4,6 +4,7 @@
     through the device map) and the segments computed where they are read (the lifecycle
     segment depends on the day it is computed as of). -#}
 {%- set user_properties = ga4_declared_user_properties() %}
+{%- set several = ga4_properties() | length > 1 %}
 {{ ga4_require_declared_contract_columns(user_properties) }}
 
 with
@@ -32,16 +33,34 @@ as_of as (
     group by property_id
 ),
 
-dated as (
-    select
-        users.*,
-        as_of.as_of_date,
-        {{ truffle_days_between('users.first_seen_date', 'as_of.as_of_date') }} as days_since_first_seen,
-        {{ truffle_days_between('users.last_seen_date', 'as_of.as_of_date') }} as days_since_last_seen
-    from users
-    inner join as_of
-        on users.property_id = as_of.property_id
-),
+{%- if several %}
+
+    -- each person dated as of their property's newest day
+    dated as (
+        select
+            users.*,
+            as_of.as_of_date,
+            {{ truffle_days_between('users.first_seen_date', 'as_of.as_of_date') }} as days_since_first_seen,
+            {{ truffle_days_between('users.last_seen_date', 'as_of.as_of_date') }} as days_since_last_seen
+        from users
+        inner join as_of
+            on users.property_id = as_of.property_id
+    ),
+{%- else %}
+
+    -- one property, one date for everyone: a cross join, so a test of the people last seen in
+    -- its window reads no more of the people than it checks (a join on the property reads the
+    -- property of every person; measured)
+    dated as (
+        select
+            users.*,
+            as_of.as_of_date,
+            {{ truffle_days_between('users.first_seen_date', 'as_of.as_of_date') }} as days_since_first_seen,
+            {{ truffle_days_between('users.last_seen_date', 'as_of.as_of_date') }} as days_since_last_seen
+        from users
+        cross join as_of
+    ),
+{%- endif %}
 
 -- segments, documented in _marts__models.yml:
 --   lifecycle: new (first seen ≤ 7 days ago), active (seen ≤ 30 days ago),
