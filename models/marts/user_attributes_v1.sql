@@ -33,34 +33,23 @@ as_of as (
     group by property_id
 ),
 
-{%- if several %}
-
-    -- each person dated as of their property's newest day
-    dated as (
-        select
-            users.*,
-            as_of.as_of_date,
-            {{ truffle_days_between('users.first_seen_date', 'as_of.as_of_date') }} as days_since_first_seen,
-            {{ truffle_days_between('users.last_seen_date', 'as_of.as_of_date') }} as days_since_last_seen
-        from users
+-- each person dated as of their property's newest day. One property, one date for everyone:
+-- a cross join, so a test of the people last seen in its window reads no more of the people
+-- than it checks (a join on the property reads the property of every person; measured)
+dated as (
+    select
+        users.*,
+        as_of.as_of_date,
+        {{ truffle_days_between('users.first_seen_date', 'as_of.as_of_date') }} as days_since_first_seen,
+        {{ truffle_days_between('users.last_seen_date', 'as_of.as_of_date') }} as days_since_last_seen
+    from users
+    {%- if several %}
         inner join as_of
             on users.property_id = as_of.property_id
-    ),
-{%- else %}
-
-    -- one property, one date for everyone: a cross join, so a test of the people last seen in
-    -- its window reads no more of the people than it checks (a join on the property reads the
-    -- property of every person; measured)
-    dated as (
-        select
-            users.*,
-            as_of.as_of_date,
-            {{ truffle_days_between('users.first_seen_date', 'as_of.as_of_date') }} as days_since_first_seen,
-            {{ truffle_days_between('users.last_seen_date', 'as_of.as_of_date') }} as days_since_last_seen
-        from users
+    {%- else %}
         cross join as_of
-    ),
-{%- endif %}
+    {%- endif %}
+),
 
 -- segments, documented in _marts__models.yml:
 --   lifecycle: new (first seen ≤ 7 days ago), active (seen ≤ 30 days ago),
