@@ -45,6 +45,7 @@ scored as (
 
 final as (
     select
+        property_id,
         audience_id,
         {{ truffle_sha256_hex("concat(" ~ truffle_param('salt') ~ ", unified_user_id)") }} as hashed_user_key,
         is_logged_in_user,

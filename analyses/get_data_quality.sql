@@ -1,6 +1,7 @@
 -- What the numbers of a date range stand on, from the monitors: source freshness (the newest
--- export day and its age against ga4_freshness_max_days), rows held in quarantine, and the
--- share of consent-denied events (against monitor_max_consent_denied_share).
+-- export day, of the stalest property, and its age against ga4_freshness_max_days), rows held
+-- in quarantine, and the share of consent-denied events (against
+-- monitor_max_consent_denied_share).
 -- Parameters (analyses/_analyses.yml): start_date, end_date.
 
 with
@@ -13,17 +14,27 @@ quarantined as (
     select * from {{ ref('stg_ga4__events_quarantined') }}
 ),
 
+-- each property's newest export day
+newest_days as (
+    select
+        property_id,
+        max(event_date) as newest_export_day
+    from export_days
+    group by property_id
+),
+
+-- several properties: the least recent of their newest days (the stalest property)
 freshness as (
     select
-        max(event_date) as newest_export_day,
-        {{ truffle_days_between('max(event_date)', 'current_date') }} as newest_export_day_age_days
-    from export_days
+        min(newest_export_day) as newest_export_day,
+        {{ truffle_days_between('min(newest_export_day)', 'current_date') }} as newest_export_day_age_days
+    from newest_days
 ),
 
 -- the export days of the range: events kept, consent denied, duplicates collapsed
 range_days as (
     select
-        count(*) as export_days,
+        count(distinct event_date) as export_days,
         coalesce(sum(events), 0) as events,
         coalesce(sum(consent_denied_events), 0) as consent_denied_events,
         coalesce(sum(collapsed_duplicate_rows), 0) as collapsed_duplicate_rows,

@@ -25,7 +25,8 @@ periods as (
 -- sessions of both periods, on their start day (conversions counted in their session)
 sessions_in_range as (
     select
-        unified_user_id,
+        -- the same person id in two properties is two users
+        {{ ga4_identity('unified_user_id') }} as user_identity,
         session_start_date,
         is_engaged_session,
         has_conversion,
@@ -67,9 +68,9 @@ conversions_in_range as (
 
 session_totals as (
     select
-        count(distinct case when sessions.session_start_date >= periods.start_date then sessions.unified_user_id end)
+        count(distinct case when sessions.session_start_date >= periods.start_date then sessions.user_identity end)
             as users,
-        count(distinct case when sessions.session_start_date < periods.start_date then sessions.unified_user_id end)
+        count(distinct case when sessions.session_start_date < periods.start_date then sessions.user_identity end)
             as previous_users,
         {{ truffle_countif('sessions.session_start_date >= periods.start_date') }} as sessions,
         {{ truffle_countif('sessions.session_start_date < periods.start_date') }} as previous_sessions,

@@ -40,6 +40,7 @@ sized as (
 -- each session in either range, with its bucket (day, or ISO week) and whether it is current
 bucketed as (
     select
+        sessions.property_id,
         sessions.unified_user_id,
         sessions.is_engaged_session,
         sessions.conversion_count,
@@ -71,8 +72,8 @@ bucket_starts as (
 periods as (
     select
         period_start_date,
-        count(distinct case when is_current_period then unified_user_id end) as users,
-        count(distinct case when not is_current_period then unified_user_id end)
+        count(distinct case when is_current_period then {{ ga4_identity('unified_user_id') }} end) as users,
+        count(distinct case when not is_current_period then {{ ga4_identity('unified_user_id') }} end)
             as previous_users,
         {{ truffle_countif('is_current_period') }} as sessions,
         {{ truffle_countif('not is_current_period') }} as previous_sessions,

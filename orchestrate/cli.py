@@ -581,6 +581,16 @@ def cost(
     _run(action)
 
 
+QueryProperty = Annotated[
+    str | None,
+    typer.Option(
+        "--property",
+        help="Read only this GA4 property's rows (DuckDB; a relation without a property_id "
+        "that holds every property's rows is refused) [every property].",
+    ),
+]
+
+
 @app.command(context_settings={"help_option_names": []})
 def query(
     ctx: typer.Context,
@@ -606,6 +616,7 @@ def query(
     warn_mb: CostWarn = None,
     max_mb: CostMax = None,
     allow_expensive: AllowExpensive = False,
+    property_id: QueryProperty = None,
     show_help: Annotated[
         bool, typer.Option("--help", help="Show this help (with NAME: the analysis's parameters).")
     ] = False,
@@ -637,6 +648,7 @@ def query(
             thresholds=_thresholds(warn_mb, max_mb),
             allow_expensive=allow_expensive,
             memory_limit=memory_limit,
+            property_id=property_id,
         )
 
     _run(action)
@@ -664,9 +676,11 @@ def report(
     warn_mb: CostWarn = None,
     max_mb: CostMax = None,
     allow_expensive: AllowExpensive = False,
+    property_id: QueryProperty = None,
 ) -> None:
     """Write one self-contained HTML report (KPI cards, charts, data-quality notes) of the
-    built warehouse; every figure is an analysis run as `truffle query` runs it."""
+    built warehouse (every property, or --property ID); every figure is an analysis run as
+    `truffle query` runs it."""
     from orchestrate.report import write_report
 
     def action() -> int:
@@ -681,6 +695,7 @@ def report(
             allow_expensive=allow_expensive,
             timeout_seconds=timeout,
             memory_limit=memory_limit,
+            property_id=property_id,
         )
         console.print(f"Report: {path}")
         return 0

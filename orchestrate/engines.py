@@ -44,6 +44,19 @@ if TYPE_CHECKING:
     from orchestrate.settings import Settings
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+# `truffle query --property`: the relations without a property_id that hold no property's
+# data (reference seeds and what is derived from them alone), readable under any restriction
+SHARED_ACROSS_PROPERTIES = frozenset(
+    {
+        "audiences",
+        "conversion_events",
+        "currency_rates",
+        "event_retention_categories",
+        "int_currency_rates_spanned",
+        "metricflow_time_spine",
+    }
+)
+EVERY_PROPERTY_CATALOG = "truffle_every_property"
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MEMORY_LIMIT = "2GB"
 MEMORY_LIMIT_VARIABLE = "TRUFFLE_QUERY_MEMORY_LIMIT"
@@ -87,6 +100,8 @@ class Engine(Protocol):
 
     def relations(self, *, wait_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Relations: ...
 
+    def withheld(self) -> Relations: ...
+
     def run(
         self,
         sql: str,
@@ -106,6 +121,16 @@ class Engine(Protocol):
         timeout_seconds: float,
         guarded: bool = True,
     ) -> int: ...
+
+
+def _quoted(name: str) -> str:
+    """A DuckDB identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    """A DuckDB string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _one_line(error: BaseException) -> str:
@@ -164,10 +189,14 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, path: Path, *, memory_limit: str | None = None) -> None:
+    def __init__(
+        self, path: Path, *, memory_limit: str | None = None, property_id: str | None = None
+    ) -> None:
         self.path = Path(path)
         self.memory_limit = memory_limit_setting(memory_limit)
+        self.property_id = property_id
         self._relations: Relations | None = None
+        self._withheld: Relations = frozenset()
 
     def _open(self, config: dict[str, Any], wait_seconds: float) -> duckdb.DuckDBPyConnection:
         """A read-only connection; while a build or the nightly holds the file's write lock,
@@ -176,6 +205,8 @@ class DuckDBEngine:
         told = False
         while True:
             try:
+                if self.property_id is not None:
+                    return self._open_restricted(config)
                 return duckdb.connect(str(self.path), read_only=True, config=config)
             except duckdb.Error as error:
                 if "lock" not in str(error).lower():
@@ -196,6 +227,59 @@ class DuckDBEngine:
                 )
                 told = True
             time.sleep(LOCK_POLL_SECONDS)
+
+    def _open_restricted(self, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+        """`truffle query --property ID`: an in-memory connection where the warehouse's own
+        name (the catalog the analyses are compiled against: its file name) holds, for every
+        relation with a property_id, a view of that property's rows, and, for every relation
+        shared by all properties (SHARED_ACROSS_PROPERTIES), a view of it. The warehouse file
+        is attached read-only under another name, which no guarded query may name (the guard
+        knows only the restricted catalog's relations), so `events`, `main.events` and
+        `<warehouse>.main.events` all read one property; a relation holding every property's
+        rows without a property_id (erasure and export-day accounting) is withheld."""
+        # the file is attached first: external access goes off once it is
+        opening = {key: value for key, value in config.items() if key != "enable_external_access"}
+        connection = duckdb.connect(":memory:", config=opening)
+        try:
+            catalog = _quoted(self.path.stem)
+            every = _quoted(EVERY_PROPERTY_CATALOG)
+            connection.execute(f"attach {_literal(str(self.path))} as {every} (read_only)")
+            if self.path.stem.lower() != "memory":  # the in-memory default already has it
+                connection.execute(f"attach ':memory:' as {catalog}")
+            columns = connection.execute(
+                "select table_schema, table_name, bool_or(column_name = 'property_id') "
+                "from information_schema.columns where table_catalog = ? "
+                "group by all order by all",
+                [EVERY_PROPERTY_CATALOG],
+            ).fetchall()
+            withheld = []
+            for schema, name, restricted in columns:
+                source = f"{every}.{_quoted(schema)}.{_quoted(name)}"
+                if restricted:
+                    shown = f"select * from {source} where property_id = "
+                    shown += _literal(str(self.property_id))
+                elif name.lower() in SHARED_ACROSS_PROPERTIES:
+                    shown = f"select * from {source}"
+                else:
+                    withheld.append((self.path.stem, schema, name))
+                    continue
+                connection.execute(f"create schema if not exists {catalog}.{_quoted(schema)}")
+                connection.execute(
+                    f"create view {catalog}.{_quoted(schema)}.{_quoted(name)} as {shown}"
+                )
+            connection.execute(f"use {catalog}")
+            if config.get("enable_external_access") is False:
+                connection.execute("set enable_external_access = false")
+            self._withheld = relation_names(withheld)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def withheld(self) -> Relations:
+        """Relations of the warehouse a query restricted to one property may not read (after
+        relations())."""
+        return self._withheld
 
     def _connect(
         self,
@@ -432,6 +516,10 @@ class BigQueryEngine:
         names |= _aliases(folder / "models")
         return relation_names((self.project, self.dataset, name) for name in sorted(names))
 
+    def withheld(self) -> Relations:
+        """None: a BigQuery reader's rows are restricted by its grants, not by truffle."""
+        return frozenset()
+
     def _credentials(self) -> Any:
         if self.api_endpoint:  # an emulator checks no credentials
             from google.auth.credentials import AnonymousCredentials
@@ -628,18 +716,29 @@ def target_type(settings: Settings) -> str:
     return str(profile_target(settings.profiles_dir, settings.target_name).get("type"))
 
 
-def engine_for(settings: Settings, *, memory_limit: str | None = None) -> Engine:
+def engine_for(
+    settings: Settings, *, memory_limit: str | None = None, property_id: str | None = None
+) -> Engine:
     """The engine of the settings' profile target (--target, else $TRUFFLE_TARGET, else
     duckdb), as its `type` says: the DuckDB warehouse file, or BigQuery as the target connects
-    to it. An unknown target or a broken profile is a ProfileError (exit code 2)."""
+    to it. An unknown target or a broken profile is a ProfileError (exit code 2).
+    `property_id`: every query reads only that GA4 property's rows (DuckDB; on BigQuery a
+    reader is restricted by the property's row access policy instead)."""
     assert settings.profiles_dir is not None
     target = settings.target_name
     output = profile_target(settings.profiles_dir, target)
     kind = output.get("type")
     if kind == "bigquery":
+        if property_id is not None:
+            raise CliError(
+                "--property restricts queries on DuckDB; on BigQuery a reader sees one property "
+                "through its row access policy (grant the reader the property's policy)"
+            )
         return BigQueryEngine.from_profile(settings.profiles_dir, target, settings.project_dir)
     if kind == "duckdb":
-        return DuckDBEngine(settings.warehouse_path, memory_limit=memory_limit)
+        return DuckDBEngine(
+            settings.warehouse_path, memory_limit=memory_limit, property_id=property_id
+        )
     raise ProfileError(
         f"target {target!r} in {settings.profiles_dir / 'profiles.yml'} has type "
         f"{str(kind)[:40]!r}: truffle runs on duckdb or bigquery"

@@ -113,12 +113,14 @@ def check_read_only(
     sql: str,
     engine: str,
     relations: Relations | Callable[[], Relations] | None = None,
+    withheld: Callable[[], Relations] | None = None,
 ) -> GuardedQuery:
     """Return the statement if it is one read-only query for `engine` reading only
     `relations` (see relation_names; None: only CTEs of the statement), else raise
     QueryRefused naming what is not allowed. `relations` may be a function, called only once
     everything else in the statement has passed (the engine is not asked about a statement
-    the guard refuses anyway)."""
+    the guard refuses anyway). `withheld` (called after `relations`): relations of the
+    warehouse a query restricted to one GA4 property may not read, refused saying so."""
     dialect = DIALECTS.get(engine)
     if dialect is None:
         raise QueryRefused(f"unknown engine {_shown(engine)}: expected duckdb or bigquery")
@@ -130,6 +132,11 @@ def check_read_only(
     if tables:
         known = (relations() if callable(relations) else relations) or frozenset()
         for parts in tables:
+            if parts not in known and withheld is not None and parts in withheld():
+                raise QueryRefused(
+                    f"{_shown(_dotted(parts))} holds every property's rows and has no "
+                    "property_id: it cannot be read by a query restricted to one property"
+                )
             if parts not in known:
                 raise QueryRefused(
                     f"{_shown(_dotted(parts))} is not a relation of the warehouse (nor a CTE of "

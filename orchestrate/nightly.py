@@ -17,7 +17,7 @@ from orchestrate.accounting import row_accounting
 from orchestrate.build import BuildOutcome, build, require_export, tests_by_outcome
 from orchestrate.console import CliError, console
 from orchestrate.cost import Thresholds
-from orchestrate.properties import Property, declared_properties
+from orchestrate.properties import Property, chosen_properties, declared_properties
 from orchestrate.run_dates import (
     newest_export_day,
     newest_loaded_day,
@@ -79,22 +79,6 @@ class PropertiesFreshness:
         summary["status"] = "pass" if self.ok else "error"
         summary["properties"] = {fresh.property_id: fresh.as_dict() for fresh in self.properties}
         return summary
-
-
-def refreshed_properties(settings: Settings, property_ids: list[str] | None) -> list[Property]:
-    """The properties a run refreshes: those named (`--property`), else every declared one.
-    A name that is not a declared property is refused (exit 2) before anything runs."""
-    declared = declared_properties(settings)
-    if not property_ids:
-        return declared
-    known = {prop.property_id: prop for prop in declared}
-    for property_id in property_ids:
-        if property_id not in known:
-            raise CliError(
-                f"--property {property_id[:40]!r} is not a declared property (declared: "
-                f"{', '.join(known)}; ga4_properties)"
-            )
-    return [known[property_id] for property_id in dict.fromkeys(property_ids)]
 
 
 def refresh_vars(property_ids: list[str] | None) -> dict[str, object]:
@@ -241,7 +225,7 @@ def plan(
     the usual window) and the variables that name a catch-up range and the properties
     refreshed (`property_ids`; none: every property)."""
     validate_vars(settings)
-    refreshed_properties(settings, property_ids)
+    chosen_properties(settings, property_ids)
     require_export(settings, report_unread=False)  # the build names them
     run_date = resolve_run_date(settings, run_date)
     first = catch_up_start(settings, run_date) if catch_up else None
@@ -278,7 +262,7 @@ def nightly(
     run_date, first, range_vars = plan(
         settings, run_date, catch_up=catch_up, property_ids=property_ids
     )
-    refreshed = refreshed_properties(settings, property_ids)
+    refreshed = chosen_properties(settings, property_ids)
     summary_path = summary_path or settings.project_dir / "target" / "nightly_summary.json"
     summary: dict[str, object] = {
         "command": "nightly",
@@ -362,7 +346,7 @@ def backfill(
     if (end - start).days > 3660:
         raise CliError("a backfill covers at most 10 years; split it")
     validate_vars(settings)
-    refreshed_properties(settings, property_ids)
+    chosen_properties(settings, property_ids)
     require_export(settings, report_unread=False)  # the build names them
     run_date = resolve_run_date(settings)
     if end > run_date:

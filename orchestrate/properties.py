@@ -133,6 +133,22 @@ def declared_properties(settings: Settings) -> list[Property]:
     return properties
 
 
+def chosen_properties(settings: Settings, property_ids: list[str] | None) -> list[Property]:
+    """The properties a command is for: those named (`--property`), else every declared one.
+    A name that is not a declared property is refused (exit 2) before anything runs."""
+    declared = declared_properties(settings)
+    if not property_ids:
+        return declared
+    known = {prop.property_id: prop for prop in declared}
+    for property_id in property_ids:
+        if property_id not in known:
+            raise DbtUsageError(
+                f"--property {property_id[:40]!r} is not a declared property (declared: "
+                f"{', '.join(known)}; ga4_properties)"
+            )
+    return [known[property_id] for property_id in dict.fromkeys(property_ids)]
+
+
 def _optional(value: object) -> str | None:
     return None if value is None or value == "" else str(value)
 

@@ -148,6 +148,18 @@ def _prune(cache: Path, name: str, *, keep: Path, older_than_days: float = 1.0) 
                 path.unlink()
 
 
+def restricted_engine(
+    settings: Settings, memory_limit: str | None, property_id: str | None
+) -> Engine:
+    """The engine a query runs on: restricted to one declared GA4 property, or not."""
+    from orchestrate.engines import engine_for
+    from orchestrate.properties import chosen_properties
+
+    if property_id is not None:
+        chosen_properties(settings, [property_id])
+    return engine_for(settings, memory_limit=memory_limit, property_id=property_id)
+
+
 def bind_values(analysis: Analysis, given: dict[str, str], engine: Engine) -> dict[str, object]:
     try:
         values = resolve_parameters(analysis, given, lambda: session_date_range(engine))
@@ -180,7 +192,12 @@ def run_checked(
 ) -> QueryOutcome:
     """Guard, cost check, then run (the cost check runs the query on the same guarded
     connection as the run: read-only, external access off, memory cap, same time limit)."""
-    check_read_only(sql, engine.name, lambda: engine.relations(wait_seconds=timeout_seconds))
+    check_read_only(
+        sql,
+        engine.name,
+        lambda: engine.relations(wait_seconds=timeout_seconds),
+        engine.withheld,
+    )
     node = CompiledNode(unique_id=name, name=name, kind="analysis", sql=sql, meta=meta or {})
     cost = measure(
         engine, node, thresholds, lambda _: (values, bind_order), timeout_seconds=timeout_seconds
@@ -339,17 +356,18 @@ def run_command(
     thresholds: Thresholds,
     allow_expensive: bool,
     memory_limit: str | None = None,
+    property_id: str | None = None,
 ) -> int:
-    """`truffle query`: one analysis or one SQL file, guarded, cost-checked, bound, limited."""
+    """`truffle query`: one analysis or one SQL file, guarded, cost-checked, bound, limited;
+    with `property_id`, reading only that GA4 property's rows."""
     from orchestrate.analyses import parse_assignments
     from orchestrate.console import error_console
-    from orchestrate.engines import engine_for
 
     if bool(name) == bool(sql_file):
         raise CliError("give an analysis NAME or --sql FILE (see truffle query --list)")
     if output is not None and output_format == "table":
         raise CliError("--output needs --format csv, json or parquet")
-    engine = engine_for(settings, memory_limit=memory_limit)
+    engine = restricted_engine(settings, memory_limit, property_id)
     try:
         given = parse_assignments(assignments)
     except ParameterError as error:
@@ -423,7 +441,12 @@ def measure_sql_files(
     lines = []
     for path in files:
         sql = read_sql_file(path)
-        check_read_only(sql, engine.name, lambda: engine.relations(wait_seconds=timeout_seconds))
+        check_read_only(
+            sql,
+            engine.name,
+            lambda: engine.relations(wait_seconds=timeout_seconds),
+            engine.withheld,
+        )
         node = CompiledNode(unique_id=str(path), name=path.name, kind="sql", sql=sql, meta={})
         line = measure(engine, node, thresholds, timeout_seconds=timeout_seconds)
         if line.status == "unmeasured":  # the engine rejected it: say so, do not list a blank

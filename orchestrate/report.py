@@ -60,6 +60,7 @@ class ReportData:
     audiences: Rows
     quality: Rows
     analyses: list[str] = field(default_factory=list)
+    property_id: str | None = None  # None: every property of the warehouse
 
 
 @dataclass
@@ -185,6 +186,7 @@ def gather(runner: Runner, start: dt.date, end: dt.date, currency: str) -> Repor
         end=end,
         currency=currency,
         engine=runner.engine.name,
+        property_id=getattr(runner.engine, "property_id", None),
         kpis=kpis,
         daily=runner.run("get_session_trends", grain="day", **period),
         revenue=runner.run("get_revenue_by_currency", currency=currency, **period),
@@ -599,7 +601,8 @@ def render_html(data: ReportData, generated_at: dt.datetime) -> str:
         "<h2>What these numbers stand on</h2>",
         _quality(data),
     ]
-    title = f"Random Truffle report, {data.start} to {data.end}"
+    scope = "" if data.property_id is None else f" of property {data.property_id}"
+    title = f"Random Truffle report{scope}, {data.start} to {data.end}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -651,10 +654,11 @@ def write_report(
     allow_expensive: bool = False,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     memory_limit: str | None = None,
+    property_id: str | None = None,
 ) -> Path:
-    """Check the input, run the analyses, write the page; return its path."""
-    from orchestrate.engines import engine_for
-    from orchestrate.queries import session_date_range
+    """Check the input, run the analyses (on one GA4 property's rows with `property_id`),
+    write the page; return its path."""
+    from orchestrate.queries import restricted_engine, session_date_range
 
     parse_day(start, "--start"), parse_day(end, "--end")  # bad dates fail before any query
     code = check_currency(settings, currency)
@@ -663,7 +667,7 @@ def write_report(
     target = (output or default_output(settings)).resolve()
     if target.is_dir():
         raise CliError(f"--output {target} is a folder: give a file name")
-    engine = engine_for(settings, memory_limit=memory_limit)
+    engine = restricted_engine(settings, memory_limit, property_id)
     check_warehouse(engine)
     first, final = resolve_range(
         parse_day(start, "--start"),

@@ -100,13 +100,29 @@
 {#- SQL: the default currency of the row's property (`column`: its property_id), the currency
     of an amount sent without one. One property: its literal. -#}
 {% macro ga4_property_currency(column='property_id') -%}
-    {%- set properties = ga4_properties() -%}
-    {%- if properties | map(attribute='currency') | unique | list | length == 1 -%}
-        {{ return(truffle_string_literal(properties[0].currency)) }}
+    {%- set values = {} -%}
+    {%- for property in ga4_properties() -%}
+        {%- do values.update({property.property_id: truffle_string_literal(property.currency)}) -%}
+    {%- endfor -%}
+    {{ return(ga4_property_case(column, values)) }}
+{%- endmacro %}
+
+{#- SQL: a value per property (`values`: property id -> SQL expression) for the row whose
+    property_id is `column`; one value for every property: that value alone. -#}
+{% macro ga4_property_case(column, values) -%}
+    {%- if values.values() | unique | list | length == 1 -%}
+        {{ return(values.values() | first) }}
     {%- endif -%}
     {%- set cases = [] -%}
-    {%- for property in properties -%}
-        {%- do cases.append('when ' ~ truffle_string_literal(property.property_id) ~ ' then ' ~ truffle_string_literal(property.currency)) -%}
+    {%- for property_id, value in values.items() -%}
+        {%- do cases.append('when ' ~ truffle_string_literal(property_id) ~ ' then ' ~ value) -%}
     {%- endfor -%}
     {{ return('case ' ~ column ~ ' ' ~ cases | join(' ') ~ ' end') }}
+{%- endmacro %}
+
+{#- One identity across properties: the same user id in two GA4 properties is two people
+    (unless stitched), so distinct counts over several properties count this, not the id.
+    Property ids have no '/'; a null id stays null. -#}
+{% macro ga4_identity(id_column, property_column='property_id') -%}
+    ({{ property_column }} || '/' || {{ id_column }})
 {%- endmacro %}

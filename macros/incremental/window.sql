@@ -23,15 +23,11 @@
 
 {#- SQL: the row's property's date today (`column`: its property_id); one property: a literal. -#}
 {% macro ga4_property_today_sql(column='property_id') -%}
-    {%- set properties = ga4_properties() -%}
-    {%- if properties | length == 1 -%}
-        {{ return(date_literal(ga4_property_today(properties[0]))) }}
-    {%- endif -%}
-    {%- set cases = [] -%}
-    {%- for property in properties -%}
-        {%- do cases.append('when ' ~ truffle_string_literal(property.property_id) ~ ' then ' ~ date_literal(ga4_property_today(property))) -%}
+    {%- set values = {} -%}
+    {%- for property in ga4_properties() -%}
+        {%- do values.update({property.property_id: date_literal(ga4_property_today(property))}) -%}
     {%- endfor -%}
-    {{ return('case ' ~ column ~ ' ' ~ cases | join(' ') ~ ' end') }}
+    {{ return(ga4_property_case(column, values)) }}
 {%- endmacro %}
 
 {#- A property's run date: `ga4_run_date`, else its date today. A run date after today in

@@ -3,14 +3,14 @@
         materialized='incremental',
         meta={
             'window_column': 'event_date',
-            'read_whole_why': 'one row per export day: the monitors compare a day with the days before it',
+            'read_whole_why': 'one row per property and export day: the monitors compare a day with the days before it',
         },
         incremental_strategy=truffle_upsert_strategy(),
-        unique_key='event_date',
+        unique_key=['property_id', 'event_date'],
     )
 }}
 
-{#- Stored, one row per export day: a run profiles the days it re-processes, so the monitors
+{#- Stored, one row per property and export day: a run profiles the days it re-processes, so the monitors
     never re-aggregate the whole of staging. Not partitioned (on BigQuery a partition per
     one-row day is pure overhead): the volume monitor reads the days before the window, and
     this table is small enough to read whole (`meta.read_whole_why`, for the nightly audit). -#}
@@ -22,10 +22,11 @@ events as (
     where {{ ga4_window_filter('event_date') }}
 ),
 
--- one row per export day: what arrived, what was collapsed, what cannot form sessions;
+-- one row per property and export day: what arrived, what was collapsed, what cannot form sessions;
 -- the data-quality monitors (tests/dbt/generic/truffle_monitor_*) read this
 profiled as (
     select
+        property_id,
         event_date,
         sum(raw_row_count) as raw_rows,
         count(*) as events,
@@ -34,11 +35,12 @@ profiled as (
         {{ truffle_countif('session_key is null and not is_consent_denied') }} as sessionless_events,
         {{ truffle_countif('is_from_intraday') }} as intraday_only_events
     from events
-    group by event_date
+    group by property_id, event_date
 ),
 
 final as (
     select
+        property_id,
         event_date,
         raw_rows,
         events,

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from orchestrate.cli import app
 from orchestrate.demo_data import GeneratorConfig, generate_export
+from orchestrate.engines import EVERY_PROPERTY_CATALOG, SHARED_ACROSS_PROPERTIES
 from tests.orchestrate.conftest import MART_TABLES, VIEWS, Warehouse, make_warehouse
 
 END = dt.date(2026, 1, 31)
@@ -146,7 +147,7 @@ def test_each_property_equals_its_own_build_and_the_totals_are_their_sums(
 ) -> None:
     both = warehouses["both"]
     # the users' state too, but for when its rows were written
-    for table in MART_TABLES + VIEWS + ("int_users_aggregated",):
+    for table in MART_TABLES + VIEWS + ("int_users_aggregated", "int_export_days_profiled"):
         totals = 0
         ignore = ("written_at",) if table == "int_users_aggregated" else ()
         for property_id, _ in PROPERTIES:
@@ -206,6 +207,10 @@ def test_a_nightly_refreshes_a_fresh_property_and_fails_naming_the_stale_one(
     stale = [f for f in summary["failures"] if f["node"] == "source freshness"]
     assert len(stale) == 1 and stale[0]["message"].startswith("property 1100: ")
     assert "property 1100" in result.output
+    # the freshness monitor holds each property to its own newest day (1400's is the run
+    # date): one offending row, the stale property's
+    monitors = [w for w in summary["warnings"] if "truffle_monitor_freshness" in w["node"]]
+    assert len(monitors) == 1 and "Got 1 result" in monitors[0]["message"], summary["warnings"]
     # the fresh property got its new days, the stale one kept what it had
     days = dict(
         warehouse.query(
@@ -302,3 +307,159 @@ def test_property_option_refreshes_only_the_named_properties(
     result = runner.invoke(app, ["--vars", variables, "nightly", "--property", "9999"])
     assert result.exit_code == 2
     assert "--property '9999' is not a declared property (declared: 1400, 1100" in result.output
+
+
+def restricted_query(
+    warehouse: Warehouse,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    sql: str,
+    *options: str,
+) -> tuple[int, str]:
+    """`truffle query --sql` (exit code, output) on the two-property warehouse."""
+    monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(warehouse.path))
+    path = tmp_path / "query.sql"
+    path.write_text(sql)
+    variables = json.dumps({"ga4_properties": warehouse.settings.vars["ga4_properties"]})
+    args = ["--vars", variables, "query", "--sql", str(path), "--format", "json", *options]
+    result = runner.invoke(app, args)
+    return result.exit_code, result.output
+
+
+def relations_of(warehouse: Warehouse) -> dict[str, bool]:
+    """Every relation of the warehouse: whether it has a property_id column."""
+    rows = warehouse.query(
+        "select table_name, bool_or(column_name = 'property_id') from information_schema.columns "
+        "where table_schema = 'main' group by table_name"
+    )
+    return dict(rows)
+
+
+def test_a_query_restricted_to_one_property_reads_none_of_the_other(
+    warehouses: dict[str, Warehouse], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    both = warehouses["both"]
+    alone = warehouses["1400"]
+
+    def rows(sql: str) -> list[dict[str, object]]:
+        code, output = restricted_query(both, monkeypatch, tmp_path, sql, "--property", "1400")
+        assert code == 0, output
+        return json.loads(output)
+
+    # every relation with a property_id, by every name a query may give it: only 1400's rows
+    with_property = [name for name, has in relations_of(both).items() if has]
+    assert {"events", "sessions", "stg_ga4__events", "int_export_days_profiled"} <= set(
+        with_property
+    )
+    for name in with_property:
+        for shown in (
+            name,
+            f"main.{name}",
+            f"warehouse.main.{name}",
+            f'"warehouse"."main"."{name}"',
+        ):
+            counted = rows(
+                f"select count(*) as n, count(distinct property_id) as p, min(property_id) as m "
+                f"from {shown}"
+            )[0]
+            expected = both.scalar(f"select count(*) from {name} where property_id = '1400'")
+            assert counted["n"] == expected, (shown, counted)
+            assert counted["p"] <= 1 and counted["m"] in ("1400", None), (shown, counted)
+    # joins and subqueries: the other property's keys are not there to match
+    joined = rows(
+        "select count(*) as n from events inner join warehouse.main.sessions as s "
+        "on events.session_key = s.session_key"
+    )[0]["n"]
+    assert joined == alone.scalar(
+        "select count(*) from events inner join sessions using (session_key)"
+    )
+    other = rows(
+        "select count(*) as n from (select * from main.int_events_recorded) as e "
+        "where e.property_id = '1100' or e.event_key in (select event_key from "
+        "warehouse.main.stg_ga4__events where property_id <> '1400')"
+    )
+    assert other == [{"n": 0}]
+    # the restricted figures are the property's own build's
+    assert rows("select count(*) as n from user_attributes") == [
+        {"n": alone.scalar("select count(*) from user_attributes")}
+    ]
+
+    # what holds every property's rows without a property_id is refused, not read
+    withheld = [
+        name
+        for name, has in relations_of(both).items()
+        if not has and name not in SHARED_ACROSS_PROPERTIES
+    ]
+    assert {"erasure_requests", "int_erasures_applied"} <= set(withheld)
+    for name in withheld:
+        code, output = restricted_query(
+            both,
+            monkeypatch,
+            tmp_path,
+            f"select * from warehouse.main.{name}",
+            "--property",
+            "1400",
+        )
+        assert code == 2, output
+        assert "holds every property's rows and has no property_id" in output
+    # the reference seeds all properties share stay readable
+    assert rows("select count(*) as n from currency_rates")[0]["n"] > 0
+    # the file itself, the in-memory catalog, table functions: not relations of the warehouse
+    for sql in (
+        f"select count(*) from {EVERY_PROPERTY_CATALOG}.main.events",
+        "with e as (select * from memory.main.events) select count(*) from e",
+        f"select * from query_table('{EVERY_PROPERTY_CATALOG}.main.events')",
+        f"select * from read_parquet('{both.path}')",
+    ):
+        code, output = restricted_query(both, monkeypatch, tmp_path, sql, "--property", "1400")
+        assert code == 2, (sql, output)
+        assert "refused" in output and "Traceback" not in output
+    # unrestricted, the same query reads both properties
+    code, output = restricted_query(
+        both, monkeypatch, tmp_path, "select count(distinct property_id) as p from events"
+    )
+    assert json.loads(output) == [{"p": 2}]
+    code, output = restricted_query(both, monkeypatch, tmp_path, "select 1", "--property", "77")
+    assert code == 2
+    assert "--property '77' is not a declared property" in output
+
+
+def test_analyses_and_the_report_take_a_property(
+    warehouses: dict[str, Warehouse], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    both = warehouses["both"]
+
+    def analysis(warehouse: Warehouse, name: str, *options: str) -> list[dict[str, object]]:
+        monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(warehouse.path))
+        variables = json.dumps({"ga4_properties": warehouse.settings.vars["ga4_properties"]})
+        period = ["-p", f"start_date={END - dt.timedelta(days=3)}", "-p", f"end_date={END}"]
+        args = ["--vars", variables, "query", name, *period, "--format", "json", *options]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    every = analysis(both, "get_session_trends")
+    sums: dict[str, dict[str, int]] = {}
+    for property_id, _ in PROPERTIES:
+        restricted = analysis(both, "get_session_trends", "--property", property_id)
+        # one property of the shared warehouse: that property's own warehouse, exactly
+        assert restricted == analysis(warehouses[property_id], "get_session_trends")
+        for row in restricted:
+            day = sums.setdefault(str(row["period_start_date"]), {"sessions": 0, "users": 0})
+            day["sessions"] += int(row["sessions"])
+            day["users"] += int(row["users"])
+        kpis = analysis(both, "get_report_kpis", "-p", "currency=USD", "--property", property_id)
+        assert kpis == analysis(warehouses[property_id], "get_report_kpis", "-p", "currency=USD")
+    # every property: the sums (a device id shared by the two properties is two users)
+    assert {
+        str(row["period_start_date"]): {"sessions": row["sessions"], "users": row["users"]}
+        for row in every
+    } == sums
+
+    monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(both.path))
+    variables = json.dumps({"ga4_properties": both.settings.vars["ga4_properties"]})
+    page = tmp_path / "report.html"
+    args = ["--vars", variables, "report", "--property", "1100", "--output", str(page)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "<h1>Random Truffle report of property 1100, " in page.read_text()
