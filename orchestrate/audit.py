@@ -546,6 +546,7 @@ def bigquery_nightly(
     )
     from orchestrate.console import CliError
     from orchestrate.extras import require_bigquery
+    from orchestrate.properties import bigquery_exports
 
     require_bigquery("the BigQuery nightly audit", "dbt.adapters.bigquery", "zetasql")
     client, no_account = _bigquery_client(settings)
@@ -564,7 +565,9 @@ def bigquery_nightly(
             quiet=True,
         )
         manifest = load_manifest(out)
-        report = analyze_statements(rendered, manifest, settings.project_dir)
+        report = analyze_statements(
+            rendered, manifest, settings.project_dir, exports=bigquery_exports(settings)
+        )
         if report.error_count:
             raise CliError(report.failure_report(), exit_code=1)
         capture = capture_build(

@@ -149,6 +149,17 @@ def chosen_properties(settings: Settings, property_ids: list[str] | None) -> lis
     return [known[property_id] for property_id in dict.fromkeys(property_ids)]
 
 
+def bigquery_exports(settings: Settings) -> list[tuple[str | None, str]]:
+    """(project, dataset) of each declared property's BigQuery export (project None: the
+    target's), for the offline proof's catalog; none for the single-export variables (the
+    project's source is that export)."""
+    return [
+        (prop.project, prop.dataset)
+        for prop in declared_properties(settings)
+        if prop.declared and prop.dataset
+    ]
+
+
 def _optional(value: object) -> str | None:
     return None if value is None or value == "" else str(value)
 

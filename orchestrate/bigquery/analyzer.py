@@ -368,12 +368,14 @@ def analyze_statements(
     project_dir: Path,
     *,
     newer_columns: bool = True,
+    exports: Sequence[tuple[str | None, str]] = (),
 ) -> AnalysisReport:
-    """Analyze rendered statements against the export, the seeds and the models: full-form
-    models first in dependency order (each one's schema joins the catalog), then incremental
-    forms, then analyses, then data tests. The manifest is the full-form render's (for YAML
-    columns, seeds, sources and analysis parameters)."""
-    catalog = base_catalog(manifest, project_dir, newer_columns=newer_columns)
+    """Analyze rendered statements against the export (and the declared properties'
+    `exports`, see base_catalog), the seeds and the models: full-form models first in
+    dependency order (each one's schema joins the catalog), then incremental forms, then
+    analyses, then data tests. The manifest is the full-form render's (for YAML columns,
+    seeds, sources and analysis parameters)."""
+    catalog = base_catalog(manifest, project_dir, newer_columns=newer_columns, exports=exports)
     nodes = manifest["nodes"]
     report = AnalysisReport(catalog=catalog)
     full_schemas: dict[str, list[tuple[str, str]]] = {}

@@ -481,15 +481,25 @@ def source_relations(manifest: Mapping[str, Any]) -> dict[str, str]:
 
 
 def base_catalog(
-    manifest: Mapping[str, Any], project_dir: Path, *, newer_columns: bool = True
+    manifest: Mapping[str, Any],
+    project_dir: Path,
+    *,
+    newer_columns: bool = True,
+    exports: Sequence[tuple[str | None, str]] = (),
 ) -> BigQueryCatalog:
     """The export (every source of the project is the GA4 export's `events_*`, and its
-    dataset's INFORMATION_SCHEMA.TABLES), the seeds, and the models' datasets'
-    INFORMATION_SCHEMA.PARTITIONS."""
+    dataset's INFORMATION_SCHEMA.TABLES; `exports`: the (project, dataset) of each declared
+    GA4 property's export, project None for the target's), the seeds, and the models'
+    datasets' INFORMATION_SCHEMA.PARTITIONS."""
     catalog = BigQueryCatalog()
-    for relation in source_relations(manifest).values():
-        catalog.add(relation, ga4_export_schema(newer_columns=newer_columns))
-        dataset = relation_path(relation)[:-1]
+    target_project = next(
+        (node["database"] for node in manifest["nodes"].values() if node.get("database")), ""
+    )
+    paths = [relation_path(relation) for relation in source_relations(manifest).values()]
+    paths += [(project or target_project, dataset, "events_*") for project, dataset in exports]
+    for path in paths:
+        catalog.add(path, ga4_export_schema(newer_columns=newer_columns))
+        dataset = path[:-1]
         catalog.add(
             (*dataset, "INFORMATION_SCHEMA", "TABLES"),
             TableSchema.from_type_texts(INFORMATION_SCHEMA_TABLES_COLUMNS),
