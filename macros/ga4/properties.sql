@@ -126,3 +126,14 @@
 {% macro ga4_identity(id_column, property_column='property_id') -%}
     ({{ property_column }} || '/' || {{ id_column }})
 {%- endmacro %}
+
+{#- BigQuery clustering of a model (`columns`, its own): with several properties,
+    property_id first (a property's rows, which a per-property analysis or reader asks for,
+    sit in their own blocks), then the model's columns up to BigQuery's four; one property:
+    the model's own columns, as before. -#}
+{% macro ga4_cluster_by(columns) -%}
+    {%- if ga4_properties() | length > 1 -%}
+        {{ return((['property_id'] + columns)[:4]) }}
+    {%- endif -%}
+    {{ return(columns) }}
+{%- endmacro %}

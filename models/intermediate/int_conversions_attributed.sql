@@ -9,7 +9,7 @@
         partition_by=truffle_partition_by('conversion_date'),
         partitions=ga4_bigquery_partitions(),
         partition_expiration_days=truffle_partition_expiration_days(),
-        cluster_by=['conversion_type', 'user_pseudo_id', 'currency'],
+        cluster_by=ga4_cluster_by(['conversion_type', 'user_pseudo_id', 'currency']),
         post_hook=[
             "{{ ga4_erase_identities_from(this, 'conversion_date') }}",
             "{{ ga4_record_erasures(this) }}",

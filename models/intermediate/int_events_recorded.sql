@@ -9,7 +9,7 @@
         partitions=ga4_bigquery_partitions(),
         partition_expiration_days=truffle_partition_expiration_days(),
         require_partition_filter=true,
-        cluster_by=['event_name', 'user_pseudo_id', 'session_key'],
+        cluster_by=ga4_cluster_by(['event_name', 'user_pseudo_id', 'session_key']),
         post_hook=[
             "{{ ga4_erase_identities_from(this, 'event_date') }}",
             "{{ ga4_record_erasures(this) }}",

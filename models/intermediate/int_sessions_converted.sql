@@ -8,7 +8,7 @@
         incremental_predicates=truffle_session_merge_predicates(),
         partition_by=truffle_partition_by('session_start_date'),
         partition_expiration_days=truffle_partition_expiration_days(),
-        cluster_by=['user_pseudo_id', 'device_category', 'country'],
+        cluster_by=ga4_cluster_by(['user_pseudo_id', 'device_category', 'country']),
         post_hook=[
             "{{ ga4_drop_vanished_sessions() }}",
             "{{ ga4_erase_identities_from(this, 'session_start_date') }}",

@@ -16,7 +16,7 @@
     config(
         materialized=ga4_user_state_materialization(),
         incremental_strategy='truffle_state',
-        cluster_by=['user_pseudo_id', 'user_id'],
+        cluster_by=ga4_cluster_by(['user_pseudo_id', 'user_id']),
         meta={'check_window_column': 'bucket_date'},
     )
 }}

@@ -1,7 +1,7 @@
 {{
     config(
         materialized='table',
-        cluster_by=['last_seen_date'],
+        cluster_by=ga4_cluster_by(['last_seen_date']),
         meta={'check_window_column': 'last_seen_date'},
     )
 }}

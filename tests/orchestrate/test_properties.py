@@ -484,3 +484,12 @@ def test_a_full_build_of_two_properties_is_proven_on_bigquery(tmp_path: Path) ->
     assert "`other-project`.`analytics_1400`.`events_*`" in full
     assert "`offline-project`.`analytics_1100`.`events_*`" in full
     assert not (tmp_path / "builds" / "nightly.sql").exists()
+    # the stored tables cluster on the property first (one property: their own columns)
+    nodes = json.loads((tmp_path / "dbt" / "full" / "manifest.json").read_text())["nodes"]
+    clustered = {
+        node["name"]: node["config"]["cluster_by"]
+        for node in nodes.values()
+        if node["resource_type"] == "model" and node["config"].get("cluster_by")
+    }
+    assert clustered["stg_ga4__events"] == ["property_id", "event_name", "user_pseudo_id"]
+    assert all(columns[0] == "property_id" for columns in clustered.values()), clustered

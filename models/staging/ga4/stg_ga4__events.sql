@@ -7,7 +7,7 @@
         partition_by=truffle_partition_by('event_date'),
         partitions=ga4_bigquery_partitions(),
         partition_expiration_days=truffle_partition_expiration_days(),
-        cluster_by=['event_name', 'user_pseudo_id'],
+        cluster_by=ga4_cluster_by(['event_name', 'user_pseudo_id']),
         on_schema_change='fail',
     )
 }}
