@@ -236,7 +236,8 @@ class DuckDBEngine:
         is attached read-only under another name, which no guarded query may name (the guard
         knows only the restricted catalog's relations), so `events`, `main.events` and
         `<warehouse>.main.events` all read one property; a relation holding every property's
-        rows without a property_id (erasure and export-day accounting) is withheld."""
+        rows without a property_id (the erasure requests, the erasure and retention ledgers)
+        is withheld."""
         # the file is attached first: external access goes off once it is
         opening = {key: value for key, value in config.items() if key != "enable_external_access"}
         connection = duckdb.connect(":memory:", config=opening)
