@@ -50,8 +50,8 @@ NIGHTS: dict[str, str] = {
     "users' state reads the expired days' months again) (every count a lookup returns is 1)",
 }
 # what a statement is, as listed (the BigQuery capture's kinds; DuckDB's delete+insert counts
-# as the incremental model's write, "merge")
-WRITE_KINDS = ("model", "temp table", "merge", "hook", "test", "unit test", "seed")
+# as the incremental model's write, "merge"; "policy": a row access policy, which reads no data)
+WRITE_KINDS = ("model", "temp table", "merge", "hook", "test", "unit test", "seed", "policy")
 
 
 @dataclass
@@ -441,7 +441,7 @@ def audit_statements(
             _node_name(unique_id, manifest), kind, unique_id, bytes_read=bytes_read, sql=sql
         )
         try:
-            if kind != "catalog":
+            if kind not in ("catalog", "policy"):
                 statement.reads = table_reads(sql, dialect, relations, window)
         except (sqlglot.errors.SqlglotError, ValueError, RecursionError) as error:
             statement.note = f"not parsed: {str(error).splitlines()[0][:100]}"

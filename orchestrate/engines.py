@@ -44,18 +44,6 @@ if TYPE_CHECKING:
     from orchestrate.settings import Settings
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
-# `truffle query --property`: the relations without a property_id that hold no property's
-# data (reference seeds and what is derived from them alone), readable under any restriction
-SHARED_ACROSS_PROPERTIES = frozenset(
-    {
-        "audiences",
-        "conversion_events",
-        "currency_rates",
-        "event_retention_categories",
-        "int_currency_rates_spanned",
-        "metricflow_time_spine",
-    }
-)
 EVERY_PROPERTY_CATALOG = "truffle_every_property"
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -190,11 +178,17 @@ class DuckDBEngine:
     name = "duckdb"
 
     def __init__(
-        self, path: Path, *, memory_limit: str | None = None, property_id: str | None = None
+        self,
+        path: Path,
+        *,
+        memory_limit: str | None = None,
+        property_id: str | None = None,
+        shared: frozenset[str] = frozenset(),
     ) -> None:
         self.path = Path(path)
         self.memory_limit = memory_limit_setting(memory_limit)
         self.property_id = property_id
+        self.shared = shared  # relations without a property_id that every property may read
         self._relations: Relations | None = None
         self._withheld: Relations = frozenset()
 
@@ -232,12 +226,12 @@ class DuckDBEngine:
         """`truffle query --property ID`: an in-memory connection where the warehouse's own
         name (the catalog the analyses are compiled against: its file name) holds, for every
         relation with a property_id, a view of that property's rows, and, for every relation
-        shared by all properties (SHARED_ACROSS_PROPERTIES), a view of it. The warehouse file
-        is attached read-only under another name, which no guarded query may name (the guard
-        knows only the restricted catalog's relations), so `events`, `main.events` and
-        `<warehouse>.main.events` all read one property; a relation holding every property's
-        rows without a property_id (the erasure requests, the erasure and retention ledgers)
-        is withheld."""
+        shared by all properties (`shared`: the variable ga4_shared_relations), a view of it.
+        The warehouse file is attached read-only under another name, which no guarded query
+        may name (the guard knows only the restricted catalog's relations), so `events`,
+        `main.events` and `<warehouse>.main.events` all read one property; a relation holding
+        every property's rows without a property_id (the erasure requests, the erasure and
+        retention ledgers) is withheld."""
         # the file is attached first: external access goes off once it is
         opening = {key: value for key, value in config.items() if key != "enable_external_access"}
         connection = duckdb.connect(":memory:", config=opening)
@@ -259,7 +253,7 @@ class DuckDBEngine:
                 if restricted:
                     shown = f"select * from {source} where property_id = "
                     shown += _literal(str(self.property_id))
-                elif name.lower() in SHARED_ACROSS_PROPERTIES:
+                elif name.lower() in self.shared:
                     shown = f"select * from {source}"
                 else:
                     withheld.append((self.path.stem, schema, name))
@@ -717,6 +711,21 @@ def target_type(settings: Settings) -> str:
     return str(profile_target(settings.profiles_dir, settings.target_name).get("type"))
 
 
+def shared_relations(settings: Settings) -> frozenset[str]:
+    """The relations without a property_id that hold no property's data (reference seeds and
+    what is derived from them alone): the dbt variable ga4_shared_relations, which the BigQuery
+    row access policies read too (macros/ga4/access.sql)."""
+    from orchestrate.run_dates import project_var
+
+    names = project_var(settings, "ga4_shared_relations") or []
+    if not isinstance(names, list):
+        raise CliError(
+            "variable ga4_shared_relations must be a list of relation names, not "
+            f"{str(names)[:60]!r}"
+        )
+    return frozenset(str(name).lower() for name in names)
+
+
 def engine_for(
     settings: Settings, *, memory_limit: str | None = None, property_id: str | None = None
 ) -> Engine:
@@ -738,7 +747,10 @@ def engine_for(
         return BigQueryEngine.from_profile(settings.profiles_dir, target, settings.project_dir)
     if kind == "duckdb":
         return DuckDBEngine(
-            settings.warehouse_path, memory_limit=memory_limit, property_id=property_id
+            settings.warehouse_path,
+            memory_limit=memory_limit,
+            property_id=property_id,
+            shared=shared_relations(settings) if property_id is not None else frozenset(),
         )
     raise ProfileError(
         f"target {target!r} in {settings.profiles_dir / 'profiles.yml'} has type "

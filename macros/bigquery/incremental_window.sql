@@ -13,10 +13,16 @@
     Overrides dbt-bigquery's `bq_generate_incremental_build_sql` (incremental.sql, 1.11); it
     can go once partial parsing re-renders configs that depend on the clock (dbt-core issue
     #4364, "Partial parsing should handle volatile variables", open; its 2023 comment shows
-    exactly this with `incremental_predicates`). -#}
+    exactly this with `incremental_predicates`). A model with `meta.replaced_whole` (a table
+    rebuilt whole, ga4_table_materialization) replaces all its rows in one MERGE. -#}
 {% macro bq_generate_incremental_build_sql(
     strategy, tmp_relation, target_relation, sql, unique_key, partition_by, partitions, dest_columns, tmp_relation_exists, copy_partitions, incremental_predicates
 ) -%}
+    {%- if model.package_name == 'random_truffle' and (config.get('meta') or {}).get('replaced_whole') -%}
+        {#- a table rebuilt whole on every run, while row access policies are declared
+            (ga4_table_materialization): its rows replaced by one MERGE, which keeps them -#}
+        {{ return(get_insert_overwrite_merge_sql(target_relation, '(' ~ sql ~ ')', dest_columns, [])) }}
+    {%- endif -%}
     {%- if model.package_name == 'random_truffle' -%}
         {%- if partitions -%}
             {%- set partitions = ga4_bigquery_partitions() -%}

@@ -21,6 +21,7 @@
             'dataset': var('ga4_dataset', none),
             'time_zone': var('ga4_property_time_zone', 'UTC'),
             'currency': var('ga4_property_currency', 'USD'),
+            'readers': [],
             'declared': false,
         }) -%}
     {%- endif -%}
@@ -35,6 +36,7 @@
             'dataset': entry.get('dataset') or ('analytics_' ~ entry.get('property_id')),
             'time_zone': entry.get('time_zone') or 'UTC',
             'currency': entry.get('currency') or 'USD',
+            'readers': entry.get('readers') or [],
             'declared': true,
         }) -%}
     {%- endfor -%}
@@ -57,6 +59,7 @@
         {%- if property.declared and target.type == 'duckdb' and not property.export_path -%}
             {{ exceptions.raise_compiler_error("property " ~ property.property_id ~ ": export_path is missing (the folder of its events_YYYYMMDD files).") }}
         {%- endif -%}
+        {%- do ga4_checked_principals(property.readers, "property " ~ property.property_id ~ ": readers") -%}
     {%- endfor -%}
     {{ return(properties) }}
 {%- endmacro %}
@@ -118,6 +121,21 @@
         {%- do cases.append('when ' ~ truffle_string_literal(property_id) ~ ' then ' ~ value) -%}
     {%- endfor -%}
     {{ return('case ' ~ column ~ ' ' ~ cases | join(' ') ~ ' end') }}
+{%- endmacro %}
+
+{#- The IAM principals a declaration grants (a property's `readers`,
+    `ga4_all_properties_readers`), checked: a list of user:, group:, serviceAccount:, domain:
+    (an e-mail address or domain after the colon) or principal:// / principalSet:// names. -#}
+{% macro ga4_checked_principals(principals, where) -%}
+    {%- if principals is string or principals is mapping -%}
+        {{ exceptions.raise_compiler_error(where ~ " must be a list of IAM principals (such as group:analysts@example.com), not " ~ (principals | string)[:60]) }}
+    {%- endif -%}
+    {%- for principal in principals -%}
+        {%- if not modules.re.match('^((user|group|serviceAccount|domain):[A-Za-z0-9._%+@-]+|principal(Set)?://[A-Za-z0-9._%+@/:-]+)$', principal | string) -%}
+            {{ exceptions.raise_compiler_error(where ~ ": " ~ (principal | string)[:60] ~ " is not an IAM principal (user:, group:, serviceAccount: or domain: and an address, or a principal:// name).") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(principals | map('string') | list) }}
 {%- endmacro %}
 
 {#- One identity across properties: the same user id in two GA4 properties is two people

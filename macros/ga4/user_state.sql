@@ -278,7 +278,7 @@
         erased since the state was written (the erased identities only grow); the whole-table
         write drops them on every run -#}
     {%- set erase = true -%}
-    {%- if ga4_user_state_materialization() == 'incremental' -%}
+    {%- if ga4_user_state_in_place() -%}
         {%- set erasures -%}
             {{ truffle_lookup_name('users state erasures') }}
             select
@@ -459,17 +459,32 @@
     of the rows a run replaces, ga4_user_state_replaced, and an insert of its new rows), so
     a nightly reads the rows it folds and the days it read again, not every row kept;
     BigQuery still writes the table whole each run (read whole: the users' tables are listed
-    as such in the nightly audit). -#}
+    as such in the nightly audit): a `table`, or, while row access policies are declared,
+    the whole table replaced by one MERGE that keeps them (ga4_table_materialization). -#}
+{% macro ga4_user_state_in_place() -%}
+    {{ return(adapter.dispatch('ga4_user_state_in_place', 'random_truffle')()) }}
+{%- endmacro %}
+
+{% macro default__ga4_user_state_in_place() -%}
+    {{ return(false) }}
+{%- endmacro %}
+
+{% macro duckdb__ga4_user_state_in_place() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro bigquery__ga4_user_state_in_place() -%}
+    {{ return(false) }}
+{%- endmacro %}
+
 {% macro ga4_user_state_materialization() -%}
-    {{ return(adapter.dispatch('ga4_user_state_materialization', 'random_truffle')()) }}
+    {{ return('incremental' if ga4_user_state_in_place() else ga4_table_materialization()) }}
 {%- endmacro %}
 
-{% macro default__ga4_user_state_materialization() -%}
-    {{ return('table') }}
-{%- endmacro %}
-
-{% macro duckdb__ga4_user_state_materialization() -%}
-    {{ return('incremental') }}
+{#- The incremental strategy of the state: `truffle_state` in place, else dbt's merge (which
+    meta.replaced_whole turns into one MERGE replacing every row). -#}
+{% macro ga4_user_state_strategy() -%}
+    {{ return('truffle_state' if ga4_user_state_in_place() else 'merge') }}
 {%- endmacro %}
 
 {#- The stored rows an update in place replaces (rows written before `written_at`, this

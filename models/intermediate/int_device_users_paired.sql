@@ -1,7 +1,7 @@
 {#- the columns a stored table must have to be updated: those the YAML declares -#}
 {%- set plan = ga4_device_pairs_plan(model.columns.keys() | list) %}
 
-{{ config(materialized='table') }}
+{{ config(materialized=ga4_table_materialization(), meta={'replaced_whole': true}) }}
 
 {#- Every device / login pair ever seen, one row each: small (logged-in devices only), so
     it is read whole, and the device map (int_devices_stitched) is ranked from it. A nightly

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized=ga4_table_materialization(), meta={'replaced_whole': true}) }}
 
 {#- Rebuilt every run from the device / login pairs (small: logged-in devices only, erased
     identities already gone), never from the per-day logins or staging. -#}

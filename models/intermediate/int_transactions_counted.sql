@@ -10,7 +10,7 @@
     ~ ' over (partition by property_id, conversion_type, transaction_id)'
 ) if plan.mode == 'update' else 'cast(null as date)' %}
 
-{{ config(materialized='table') }}
+{{ config(materialized=ga4_table_materialization(), meta={'replaced_whole': true}) }}
 
 {#- Every transaction counted, one row each: where it was first sent (pitfall 10: a reload
     resends `purchase`, the earliest send is the conversion). Small (one row per

@@ -15,15 +15,15 @@
 {{
     config(
         materialized=ga4_user_state_materialization(),
-        incremental_strategy='truffle_state',
+        incremental_strategy=ga4_user_state_strategy(),
         cluster_by=ga4_cluster_by(['user_pseudo_id', 'user_id']),
-        meta={'check_window_column': 'bucket_date'},
+        meta={'check_window_column': 'bucket_date', 'replaced_whole': not ga4_user_state_in_place()},
     )
 }}
 {#- DuckDB updates the stored state in place (the new rows only, below; the rows they replace
     deleted by the strategy, ga4_user_state_replaced); BigQuery writes it whole. Each row
     keeps the settled line, retention day and erasure count of the run that wrote it. -#}
-{%- set in_place = plan.mode == 'update' and is_incremental() %}
+{%- set in_place = plan.mode == 'update' and is_incremental() and ga4_user_state_in_place() %}
 {#- the first day kept as a day row (the settled line's month), and whether the days of a
     month fold this run (the line entered a later month) -#}
 {%- set fold_line = ga4_user_state_fold_line(plan.settled_before) %}

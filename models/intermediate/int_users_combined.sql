@@ -1,8 +1,8 @@
 {{
     config(
-        materialized='table',
+        materialized=ga4_table_materialization(),
         cluster_by=ga4_cluster_by(['last_seen_date']),
-        meta={'check_window_column': 'last_seen_date'},
+        meta={'check_window_column': 'last_seen_date', 'replaced_whole': true},
     )
 }}
 

@@ -153,6 +153,8 @@ _CREATED = re.compile(
     r"(?:if\s+not\s+exists\s+)?((?:`[^`]+`|[\w-]+)(?:\.(?:`[^`]+`|[\w-]+))*)",
     re.I,
 )
+# a row access policy created or dropped (macros/ga4/access.sql): a grant, no data read
+_POLICY = re.compile(r"^\s*(?:create\s+(?:or\s+replace\s+)?|drop\s+)row\s+access\s+polic", re.I)
 _DROPPED = re.compile(
     r"^\s*drop\s+(?:table|view)\s+(?:if\s+exists\s+)?((?:`[^`]+`|[\w-]+)(?:\.(?:`[^`]+`|[\w-]+))*)",
     re.I,
@@ -161,6 +163,8 @@ _DROPPED = re.compile(
 
 def _statement_kind(resource_type: str, sql: str) -> str:
     text = _strip_comments(sql).strip().lower()
+    if _POLICY.match(text):  # a seed's or a model's post-hook
+        return "policy"
     if resource_type == "test":
         return "test"
     if resource_type == "unit_test":

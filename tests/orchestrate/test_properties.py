@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,11 +15,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from orchestrate.cli import app
 from orchestrate.demo_data import GeneratorConfig, generate_export
-from orchestrate.engines import EVERY_PROPERTY_CATALOG, SHARED_ACROSS_PROPERTIES
+from orchestrate.engines import EVERY_PROPERTY_CATALOG
 from tests.orchestrate.conftest import MART_TABLES, VIEWS, Warehouse, make_warehouse
 
 END = dt.date(2026, 1, 31)
@@ -28,6 +30,12 @@ PROPERTIES = (("1400", "Pacific/Kiritimati"), ("1100", "Pacific/Pago_Pago"))
 # UTC+14: their ga_session_id (the start, in Unix seconds) moved back by as much makes the
 # second property's ids the first's
 SHIFT_SECONDS = 25 * 3600
+# the relations every property's reader may read (dbt_project.yml, as the CLI reads it)
+SHARED = set(
+    yaml.safe_load((Path(__file__).parents[2] / "dbt_project.yml").read_text())["vars"][
+        "ga4_shared_relations"
+    ]
+)
 runner = CliRunner()
 
 
@@ -385,11 +393,7 @@ def test_a_query_restricted_to_one_property_reads_none_of_the_other(
     ]
 
     # what holds every property's rows without a property_id is refused, not read
-    withheld = [
-        name
-        for name, has in relations_of(both).items()
-        if not has and name not in SHARED_ACROSS_PROPERTIES
-    ]
+    withheld = [name for name, has in relations_of(both).items() if not has and name not in SHARED]
     assert {"erasure_requests", "int_erasures_applied"} <= set(withheld)
     for name in withheld:
         code, output = restricted_query(
@@ -493,3 +497,110 @@ def test_a_full_build_of_two_properties_is_proven_on_bigquery(tmp_path: Path) ->
     }
     assert clustered["stg_ga4__events"] == ["property_id", "event_name", "user_pseudo_id"]
     assert all(columns[0] == "property_id" for columns in clustered.values()), clustered
+
+
+def test_row_access_policies_are_generated_from_the_declaration_and_proven_on_bigquery(
+    tmp_path: Path,
+) -> None:
+    """Offline (no account): once readers are declared, every stored table of the BigQuery
+    build and nightly carries its row access policies (the TRUE filter for every property's
+    readers; its property's filter where the table has a property_id; the TRUE filter alone
+    on the ledgers that hold every property's rows without one; none on the shared reference
+    data); each resolves in GoogleSQL's analyzer against the table's columns; no table that
+    carries policies is re-created by a nightly (the tables rebuilt whole are replaced by a
+    MERGE, which keeps its policies); and the nightly audit lists the policies and reads
+    nothing outside the window."""
+    readers = {
+        "ga4_properties": [
+            {
+                "property_id": "1400",
+                "dataset": "analytics_1400",
+                "readers": ["group:analysts-1400@example.com"],
+            }
+        ],
+        "ga4_all_properties_readers": ["serviceAccount:dbt@example.iam.gserviceaccount.com"],
+    }
+    args = ["--vars", json.dumps(readers), "--target", "bigquery"]
+    result = runner.invoke(app, [*args, "compile", "--offline", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "statements analyzed, 0 errors" in result.output
+    assert "policy); 0 errors" in " ".join(result.output.split())
+    policy = re.compile(
+        r"create or replace row access policy (\w+) on `[^`]+`\.`[^`]+`\.`(\w+)`\s+"
+        r"grant to \(([^)]*)\)\s+filter using \(([^)]*)\)"
+    )
+    for build in ("full", "nightly"):
+        text = (tmp_path / "builds" / f"{build}.sql").read_text()
+        policies: dict[str, dict[str, tuple[str, str]]] = {}
+        for name, table, grantees, condition in policy.findall(text):
+            policies.setdefault(table, {})[name] = (grantees, condition)
+        every = ("'serviceAccount:dbt@example.iam.gserviceaccount.com'", "true")
+        one = ("'group:analysts-1400@example.com'", "property_id = '1400'")
+        # the tables with a property_id: both policies; the ledgers: the TRUE filter alone
+        with_property = {
+            "stg_ga4__events",
+            "int_events_recorded",
+            "int_sessions_aggregated",
+            "int_sessions_converted",
+            "int_conversions_attributed",
+            "int_items_unnested",
+            "int_device_logins_observed",
+            "int_device_users_paired",
+            "int_devices_stitched",
+            "int_transactions_counted",
+            "int_users_aggregated",
+            "int_users_combined",
+            "int_export_days_profiled",
+        }
+        ledgers = {
+            "erasure_requests",
+            "int_erased_identities",
+            "int_erasures_applied",
+            "int_retentions_applied",
+        }
+        assert set(policies) == with_property | ledgers, (build, sorted(policies))
+        for table in with_property:
+            assert policies[table] == {
+                "truffle_every_property": every,
+                "truffle_property_1400": one,
+            }, (build, table)
+        for table in ledgers:
+            assert policies[table] == {"truffle_every_property": every}, (build, table)
+        assert not set(policies) & SHARED
+    # a nightly re-creates no table that carries policies: the tables rebuilt whole are
+    # replaced by one MERGE each
+    nightly = (tmp_path / "builds" / "nightly.sql").read_text()
+    created = re.findall(r"create or replace table `[^`]+`\.`[^`]+`\.`(\w+)`", nightly)
+    assert {name for name in created if "__dbt_tmp" not in name} <= SHARED, created
+    for table in (
+        "int_device_users_paired",
+        "int_devices_stitched",
+        "int_transactions_counted",
+        "int_users_aggregated",
+        "int_users_combined",
+    ):
+        assert re.search(rf"merge into `[^`]+`\.`[^`]+`\.`{table}` as DBT_INTERNAL_DEST", nightly)
+    # the nightly audit lists the policies (they read nothing) and no read outside the window
+    result = runner.invoke(app, [*args, "cost", "--nightly", "--run-date", "2020-11-02", "--json"])
+    assert result.exit_code == 0, result.output
+    audit = json.loads(result.stdout)
+    assert audit["counts"]["policy"] == 2 * len(with_property) + len(ledgers)
+    assert audit["offenders"] == []
+
+    # readers without anyone reading every row: dbt's own MERGEs would fail; one line, exit 2
+    del readers["ga4_all_properties_readers"]
+    result = runner.invoke(
+        app,
+        [
+            "--vars",
+            json.dumps(readers),
+            "--target",
+            "bigquery",
+            "compile",
+            "--offline",
+            "--out",
+            str(tmp_path / "refused"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    assert "declares readers but ga4_all_properties_readers is empty" in result.output
