@@ -25,8 +25,9 @@ periods as (
 -- sessions of both periods, on their start day (conversions counted in their session)
 sessions_in_range as (
     select
-        -- the same person id in two properties is two users
-        {{ ga4_identity('unified_user_id') }} as user_identity,
+        -- the same person id in two properties is two users (unless a user_id is stitched
+        -- across properties, opt-in)
+        {{ ga4_identity('unified_user_id', login=ga4_is_login_identity()) }} as user_identity,
         session_start_date,
         is_engaged_session,
         has_conversion,

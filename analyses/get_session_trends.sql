@@ -42,6 +42,7 @@ bucketed as (
     select
         sessions.property_id,
         sessions.unified_user_id,
+        {{ ga4_is_login_identity('sessions') }} as is_login_identity,
         sessions.is_engaged_session,
         sessions.conversion_count,
         sessions.session_start_date >= bounds.start_date as is_current_period,
@@ -72,9 +73,12 @@ bucket_starts as (
 periods as (
     select
         period_start_date,
-        count(distinct case when is_current_period then {{ ga4_identity('unified_user_id') }} end) as users,
-        count(distinct case when not is_current_period then {{ ga4_identity('unified_user_id') }} end)
-            as previous_users,
+        count(distinct case
+            when is_current_period then {{ ga4_identity('unified_user_id', login='is_login_identity') }}
+        end) as users,
+        count(distinct case
+            when not is_current_period then {{ ga4_identity('unified_user_id', login='is_login_identity') }}
+        end) as previous_users,
         {{ truffle_countif('is_current_period') }} as sessions,
         {{ truffle_countif('not is_current_period') }} as previous_sessions,
         {{ truffle_countif('is_current_period and is_engaged_session') }} as engaged_sessions,

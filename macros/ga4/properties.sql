@@ -138,11 +138,35 @@
     {{ return(principals | map('string') | list) }}
 {%- endmacro %}
 
-{#- One identity across properties: the same user id in two GA4 properties is two people
-    (unless stitched), so distinct counts over several properties count this, not the id.
-    Property ids have no '/'; a null id stays null. -#}
-{% macro ga4_identity(id_column, property_column='property_id') -%}
-    ({{ property_column }} || '/' || {{ id_column }})
+{#- One identity across properties: the same id in two GA4 properties is two people, so
+    distinct counts over several properties count this, not the id. Opt-in
+    (`ga4_stitch_user_id_across_properties`): a person known by a user_id (`login`: SQL true
+    when `id_column` is a login's user_id, not a device id) is one person in every property,
+    counted once. Property ids have no '/' or '@'; a null id stays null. -#}
+{% macro ga4_identity(id_column, property_column='property_id', login=none) -%}
+    {%- if login is not none and ga4_user_id_stitched_across_properties() -%}
+        (case when {{ login }} then '@/' || {{ id_column }} else {{ property_column }} || '/' || {{ id_column }} end)
+    {%- else -%}
+        ({{ property_column }} || '/' || {{ id_column }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- SQL: whether a resolved row's unified_user_id (of a sessions / events / conversions row;
+    `relation`: its qualifier, if any) is a login's user_id: its own, or its device's first
+    login (identity resolved at read: coalesce(user_id, the device's user, user_pseudo_id)). -#}
+{% macro ga4_is_login_identity(relation=none) -%}
+    {%- set prefix = relation ~ '.' if relation else '' -%}
+    ({{ prefix }}user_id is not null or {{ prefix }}unified_user_id <> {{ prefix }}user_pseudo_id)
+{%- endmacro %}
+
+{#- Whether a user_id names one person across every declared property (the variable
+    ga4_stitch_user_id_across_properties, default false: two properties' ids never meet). -#}
+{% macro ga4_user_id_stitched_across_properties() -%}
+    {%- set stitched = var('ga4_stitch_user_id_across_properties', false) -%}
+    {%- if stitched not in (true, false) -%}
+        {{ exceptions.raise_compiler_error("ga4_stitch_user_id_across_properties must be true or false, not " ~ (stitched | string)[:40]) }}
+    {%- endif -%}
+    {{ return(stitched) }}
 {%- endmacro %}
 
 {#- BigQuery clustering of a model (`columns`, its own): with several properties,

@@ -433,9 +433,14 @@ def test_analyses_and_the_report_take_a_property(
 ) -> None:
     both = warehouses["both"]
 
-    def analysis(warehouse: Warehouse, name: str, *options: str) -> list[dict[str, object]]:
+    def analysis(
+        warehouse: Warehouse, name: str, *options: str, stitched: bool = False
+    ) -> list[dict[str, object]]:
         monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(warehouse.path))
-        variables = json.dumps({"ga4_properties": warehouse.settings.vars["ga4_properties"]})
+        declared = warehouse.settings.vars["ga4_properties"]
+        variables = json.dumps(
+            {"ga4_properties": declared, "ga4_stitch_user_id_across_properties": stitched}
+        )
         period = ["-p", f"start_date={END - dt.timedelta(days=3)}", "-p", f"end_date={END}"]
         args = ["--vars", variables, "query", name, *period, "--format", "json", *options]
         result = runner.invoke(app, args)
@@ -459,6 +464,36 @@ def test_analyses_and_the_report_take_a_property(
         str(row["period_start_date"]): {"sessions": row["sessions"], "users": row["users"]}
         for row in every
     } == sums
+
+    # opt-in: a user_id names one person in both properties (a device id never does): the
+    # people each property's own build resolves, a login's user_id counted once
+    identities: dict[str, set[tuple[str, str]]] = {}
+    for property_id, _ in PROPERTIES:
+        with duckdb.connect(str(warehouses[property_id].path), read_only=True) as connection:
+            found = connection.execute(
+                "select s.session_start_date, s.unified_user_id, "
+                "s.user_id is not null or d.user_id is not null "
+                "from sessions as s left join int_devices_stitched as d "
+                "on s.property_id = d.property_id and s.user_pseudo_id = d.user_pseudo_id "
+                "where s.session_start_date between ? and ? and s.unified_user_id is not null",
+                [END - dt.timedelta(days=3), END],
+            ).fetchall()
+        for day, identity, login in found:
+            identities.setdefault(str(day), set()).add(("@" if login else property_id, identity))
+    stitched = analysis(both, "get_session_trends", stitched=True)
+    assert {str(row["period_start_date"]): row["users"] for row in stitched} == {
+        day: len(people) for day, people in identities.items()
+    }
+    assert [row["sessions"] for row in stitched] == [row["sessions"] for row in every]
+    # the two generated properties share their users' logins: fewer people than the sums
+    assert all(row["users"] < sums[str(row["period_start_date"])]["users"] for row in stitched)
+
+    def users_card(rows: list[dict[str, object]]) -> float:
+        return float(next(row["value"] for row in rows if row["metric"] == "users"))  # type: ignore[arg-type]
+
+    kpis = analysis(both, "get_report_kpis", "-p", "currency=USD", stitched=True)
+    unstitched = analysis(both, "get_report_kpis", "-p", "currency=USD")
+    assert users_card(kpis) < users_card(unstitched)
 
     monkeypatch.setenv("TRUFFLE_DUCKDB_PATH", str(both.path))
     variables = json.dumps({"ga4_properties": both.settings.vars["ga4_properties"]})
