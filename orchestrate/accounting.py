@@ -1,6 +1,7 @@
 """Where every raw export row of a run's window ended, per export day: kept, a collapsed
 duplicate, quarantined (per reason) or removed (by retention or erasure, per reason), so that
-raw = kept + collapsed duplicates + quarantined + removed for each day.
+raw = kept + collapsed duplicates + quarantined + removed for each day; with several GA4
+properties, also for each property and day.
 
 The counts come from the build itself: the events mart logs its accounting after its
 erasure and retention steps (macros/ga4/accounting.sql) and the delete guard reports rows
@@ -20,9 +21,18 @@ def _iso(day: object) -> str:
     return f"{text[:4]}-{text[4:6]}-{text[6:]}" if len(text) == 8 and text.isdigit() else "unknown"
 
 
-def row_accounting(run: DbtRun) -> dict[str, dict[str, object]]:
+def accounted_properties(run: DbtRun) -> list[str]:
+    """The GA4 properties whose rows a run accounted for, sorted."""
+    found = {str(item["property"]) for item in run.accounting if item.get("property")}
+    for deletion in run.deletions:
+        found.update(str(name) for name in (deletion.get("by_property_day") or {}))  # type: ignore[union-attr]
+    return sorted(found)
+
+
+def row_accounting(run: DbtRun, property_id: str | None = None) -> dict[str, dict[str, object]]:
     """{export day (YYYY-MM-DD): {raw, kept, collapsed_duplicates, quarantined: {reason: rows},
-    removed: {retention|erasure: rows}}}, sorted by day; empty when the run built no events."""
+    removed: {retention|erasure: rows}}}, sorted by day; empty when the run built no events.
+    Every property's rows summed, or (`property_id`) one property's."""
     days: dict[str, dict[str, object]] = {}
 
     def entry(day: object) -> dict[str, object]:
@@ -35,6 +45,8 @@ def row_accounting(run: DbtRun) -> dict[str, dict[str, object]]:
         bucket[reason] = bucket.get(reason, 0) + rows
 
     for item in run.accounting:
+        if property_id is not None and str(item.get("property")) != property_id:
+            continue
         counted = entry(item.get("day"))
         rows = int(item.get("rows") or 0)
         counted["collapsed_duplicates"] += int(item.get("collapsed") or 0)  # type: ignore[operator]
@@ -45,7 +57,12 @@ def row_accounting(run: DbtRun) -> dict[str, dict[str, object]]:
     for deletion in run.deletions:
         if deletion.get("refused") or deletion.get("skipped"):
             continue
-        for day, rows in (deletion.get("by_day") or {}).items():  # type: ignore[union-attr]
+        removed = (
+            deletion.get("by_day")
+            if property_id is None
+            else (deletion.get("by_property_day") or {}).get(property_id)  # type: ignore[union-attr]
+        )
+        for day, rows in (removed or {}).items():  # type: ignore[union-attr]
             add(entry(day)["removed"], str(deletion.get("step")), int(rows))  # type: ignore[arg-type]
     for counted in days.values():
         counted["raw"] = (
@@ -55,6 +72,15 @@ def row_accounting(run: DbtRun) -> dict[str, dict[str, object]]:
             + sum(counted["removed"].values())  # type: ignore[union-attr]
         )
     return dict(sorted(days.items()))
+
+
+def accounting_by_property(run: DbtRun) -> dict[str, dict[str, dict[str, object]]]:
+    """{property id: its row_accounting}, when the run accounted for several properties (each
+    property's own raw = kept + collapsed duplicates + quarantined + removed); else {}."""
+    properties = accounted_properties(run)
+    if len(properties) < 2:
+        return {}
+    return {property_id: row_accounting(run, property_id) for property_id in properties}
 
 
 def _reasons(bucket: dict[str, int]) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import duckdb
 from rich.table import Table
 
-from orchestrate.accounting import print_accounting, row_accounting
+from orchestrate.accounting import accounting_by_property, print_accounting, row_accounting
 from orchestrate.console import CliError, console, error_console, plain, print_table
 from orchestrate.cost import CostLine, Thresholds, compiled_nodes, measure, sort_lines
 from orchestrate.dbt import DbtRun, DbtUsageError, NodeResult, check_project, run_dbt
@@ -111,6 +111,7 @@ class Restatement:
             "models_built": self.models_built,
             "tests": tests_by_outcome(self.run),
             "accounting": row_accounting(self.run),
+            "accounting_by_property": accounting_by_property(self.run),
         }
 
 
@@ -371,6 +372,8 @@ def print_summary(outcome: BuildOutcome) -> None:
         )
     print_deletions([deletion for run in outcome.runs for deletion in run.deletions])
     print_accounting(row_accounting(outcome.run))
+    for property_id, accounted in accounting_by_property(outcome.run).items():
+        print_accounting(accounted, title=f"export rows of property {property_id} (per export day)")
     for restated in outcome.restatements:
         print_accounting(
             row_accounting(restated.run),

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrate.accounting import row_accounting
+from orchestrate.accounting import accounting_by_property, row_accounting
 from orchestrate.build import BuildOutcome, build, require_export, tests_by_outcome
 from orchestrate.console import CliError, console
 from orchestrate.cost import Thresholds
@@ -210,6 +210,7 @@ def summarize(outcome: BuildOutcome) -> dict[str, object]:
         "deletions": [deletion for built in outcome.runs for deletion in built.deletions],
         "unread_files": outcome.unread_files,
         "accounting": row_accounting(run),
+        "accounting_by_property": accounting_by_property(run),
         "costs": [line.as_dict() for line in outcome.costs],
     }
 

@@ -1,7 +1,7 @@
 {#- Where every raw export row of the window ended: kept (in the events mart), a collapsed
     duplicate, quarantined (with its reason) or removed (by retention, or by erasure of the
     identity from the marts). Post-hook of the events mart, after its erasure and retention
-    steps: counts per export day (the shard's YYYYMMDD), outcome and reason, logged as one
+    steps: counts per property, export day (the shard's YYYYMMDD), outcome and reason, logged as one
     `TRUFFLE_ACCOUNTING {json}` debug line that truffle adds to its run summary. Rows erased
     from staging itself are reported by the delete guard, per export day (by_day). -#}
 {% macro ga4_account_export_rows(staged_relation, retention_relation) -%}
@@ -13,7 +13,7 @@
     {%- set incremental = not (flags.FULL_REFRESH or var('ga4_account_all_days', false)) -%}
     {%- set query -%}
         with staged as (
-            select source_table_suffix, event_key, event_date, event_name, quarantine_reason, raw_row_count
+            select property_id, source_table_suffix, event_key, event_date, event_name, quarantine_reason, raw_row_count
             from {{ staged_relation }}
             where {{ ga4_window_filter('event_date', incremental=incremental) }}
         ),
@@ -24,6 +24,7 @@
         ),
         outcomes as (
             select
+                staged.property_id,
                 staged.source_table_suffix,
                 staged.raw_row_count,
                 case
@@ -43,13 +44,13 @@
             left join {{ retention_relation }} as categories
                 on staged.event_name = categories.event_name
         )
-        select source_table_suffix, outcome, reason, count(*) as row_count, sum(raw_row_count - 1) as collapsed
+        select source_table_suffix, outcome, reason, count(*) as row_count, sum(raw_row_count - 1) as collapsed, property_id
         from outcomes
-        group by source_table_suffix, outcome, reason
+        group by property_id, source_table_suffix, outcome, reason
     {%- endset -%}
     {%- set counted = [] -%}
     {%- for row in run_query(query).rows -%}
-        {%- do counted.append({'day': row[0], 'outcome': row[1], 'reason': row[2], 'rows': row[3] | int, 'collapsed': row[4] | int}) -%}
+        {%- do counted.append({'day': row[0], 'outcome': row[1], 'reason': row[2], 'rows': row[3] | int, 'collapsed': row[4] | int, 'property': row[5]}) -%}
     {%- endfor -%}
     {%- do log('TRUFFLE_ACCOUNTING ' ~ tojson(counted), info=false) -%}
     select 1 as accounted

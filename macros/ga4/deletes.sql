@@ -12,7 +12,8 @@
       `ga4_allow_deletes` (truffle: --allow-deletes) is true;
     - reports what it removes: a log line for people and a `TRUFFLE_DELETES {json}` debug
       line that truffle collects into its run summary; with `by_day` (a day expression and a
-      row weight, e.g. staging's source_table_suffix and raw_row_count) also per day. -#}
+      row weight, e.g. staging's source_table_suffix and raw_row_count) also per day, and with
+      a property expression third (property_id) per property and day (by_property_day). -#}
 {% macro truffle_guard_delete(relation, step, date_column, predicate, check_recent=false, detail='', by_day=none) -%}
     {%- set name = relation.identifier -%}
     {%- if var('ga4_skip_deletes', false) -%}
@@ -62,12 +63,22 @@
         {%- endif -%}
     {%- endif -%}
     {%- if by_day -%}
-        {#- (day expression, weight expression): what is removed per export day -#}
+        {#- (day expression, weight expression[, property expression]): what is removed per
+            export day (and per property: by_property_day) -#}
         {%- set days = {} -%}
-        {%- for day_row in run_query('select ' ~ by_day[0] ~ ', sum(' ~ by_day[1] ~ ') from ' ~ relation ~ ' where ' ~ predicate ~ ' group by 1').rows -%}
-            {%- do days.update({day_row[0] | string: day_row[1] | int}) -%}
+        {%- set per_property = {} -%}
+        {%- set grouped = by_day[:1] + by_day[2:3] -%}
+        {%- for day_row in run_query('select sum(' ~ by_day[1] ~ '), ' ~ grouped | join(', ') ~ ' from ' ~ relation ~ ' where ' ~ predicate ~ ' group by ' ~ grouped | join(', ')).rows -%}
+            {%- set day = day_row[1] | string -%}
+            {%- do days.update({day: days.get(day, 0) + day_row[0] | int}) -%}
+            {%- if grouped | length > 1 -%}
+                {%- do per_property.setdefault(day_row[2] | string, {}).update({day: day_row[0] | int}) -%}
+            {%- endif -%}
         {%- endfor -%}
         {%- do report.update({'by_day': days}) -%}
+        {%- if by_day | length > 2 -%}
+            {%- do report.update({'by_property_day': per_property}) -%}
+        {%- endif -%}
     {%- endif -%}
     {%- do log('TRUFFLE_DELETES ' ~ tojson(report), info=false) -%}
     {%- do log(name ~ ': ' ~ step ~ ' removes ' ~ removed ~ ' of ' ~ total ~ ' rows (' ~ first_day ~ ' to ' ~ last_day ~ '; ' ~ detail ~ ')', info=true) -%}

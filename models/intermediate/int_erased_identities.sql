@@ -4,7 +4,7 @@
         unique_key='erased_identity',
         incremental_strategy=truffle_upsert_strategy(),
         post_hook=[
-            "{{ ga4_erase_identities_from(ref('stg_ga4__events'), 'event_date', this, by_day=['source_table_suffix', 'raw_row_count'], filtered_at_write=false) }}",
+            "{{ ga4_erase_identities_from(ref('stg_ga4__events'), 'event_date', this, by_day=['source_table_suffix', 'raw_row_count', 'property_id'], filtered_at_write=false) }}",
             "{{ ga4_erase_raw_text_from(ref('stg_ga4__events'), 'event_date', this) }}",
             "{{ ga4_record_erasures(ref('stg_ga4__events'), this) }}",
             "{{ ga4_erase_identities_from(ref('int_device_logins_observed'), 'event_date', this, filtered_at_write=false) }}",

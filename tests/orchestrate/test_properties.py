@@ -18,6 +18,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from orchestrate.accounting import accounting_by_property, row_accounting
 from orchestrate.cli import app
 from orchestrate.demo_data import GeneratorConfig, generate_export
 from orchestrate.engines import EVERY_PROPERTY_CATALOG
@@ -175,6 +176,17 @@ def test_each_property_equals_its_own_build_and_the_totals_are_their_sums(
         warehouses[pid].scalar("select sum(revenue_usd) from daily_kpis") for pid, _ in PROPERTIES
     ]
     assert both.scalar("select sum(revenue_usd) from daily_kpis") == sum(revenue)
+    # the row accounting per property: each property's raw rows of each export day went where
+    # its own build sent them; the run's totals are the properties' sums
+    by_property = accounting_by_property(both.run)
+    assert sorted(by_property) == sorted(pid for pid, _ in PROPERTIES)
+    summed: dict[str, int] = {}
+    for property_id, _ in PROPERTIES:
+        assert by_property[property_id] == row_accounting(warehouses[property_id].run)
+        assert accounting_by_property(warehouses[property_id].run) == {}
+        for day, counted in by_property[property_id].items():
+            summed[day] = summed.get(day, 0) + int(counted["raw"])  # type: ignore[call-overload]
+    assert {day: counted["raw"] for day, counted in row_accounting(both.run).items()} == summed
 
 
 def test_a_nightly_refreshes_a_fresh_property_and_fails_naming_the_stale_one(
