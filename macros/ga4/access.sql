@@ -38,7 +38,7 @@
     {%- if this.identifier | lower in ga4_shared_relation_names() -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set everyone = ga4_checked_principals(var('ga4_all_properties_readers', none) or [], 'ga4_all_properties_readers') -%}
+    {%- set everyone = ga4_all_properties_readers() -%}
     {%- set statements = [ga4_row_access_policy('truffle_every_property', everyone, 'true')] -%}
     {#- the table as written (a metadata lookup, no data read): whether it has a property_id -#}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
@@ -64,10 +64,16 @@
     {{ return('create or replace row access policy ' ~ name ~ ' on ' ~ this ~ '\ngrant to (' ~ grantees | join(', ') ~ ')\nfilter using (' ~ condition ~ ')') }}
 {%- endmacro %}
 
+{#- The principals who read every property's rows (the variable ga4_all_properties_readers),
+    checked. -#}
+{% macro ga4_all_properties_readers() -%}
+    {{ return(ga4_checked_principals(var('ga4_all_properties_readers', none) or [], 'ga4_all_properties_readers')) }}
+{%- endmacro %}
+
 {#- Whether any reader is declared: then every stored table carries policies (BigQuery), and
     the TRUE filter needs its readers (the account dbt runs as among them). -#}
 {% macro ga4_access_declared() -%}
-    {%- set everyone = ga4_checked_principals(var('ga4_all_properties_readers', none) or [], 'ga4_all_properties_readers') -%}
+    {%- set everyone = ga4_all_properties_readers() -%}
     {%- set readers = [] -%}
     {%- for property in ga4_properties() if property.readers -%}
         {%- do readers.append(property.property_id) -%}
