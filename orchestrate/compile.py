@@ -100,11 +100,7 @@ def _prove_builds(
         RenderError,
         load_manifest,
     )
-    from orchestrate.properties import declared_properties
 
-    # several properties: a nightly is refused on BigQuery (staging's partition replacement
-    # does not yet carry a property without that day's export), so only a full build is sent
-    several = len(declared_properties(settings)) > 1
     try:
         report = prove_builds(
             settings.project_dir,
@@ -112,7 +108,6 @@ def _prove_builds(
             catalog,
             load_manifest(out_dir / "dbt"),
             variables,
-            runs=("full",) if several else ("full", "nightly"),
             project=DEFAULT_PROJECT,
             dataset=DEFAULT_DATASET,
         )
@@ -126,8 +121,6 @@ def _prove_builds(
         lines += [f"  - {error}" for error in errors]
         failures = "\n".join(lines)
     summary = report.summary()
-    if several:
-        summary += "; no nightly (several GA4 properties: incremental runs are DuckDB only)"
     return summary, failures
 
 

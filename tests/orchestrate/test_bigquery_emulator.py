@@ -199,3 +199,89 @@ def test_a_backfill_over_a_day_whose_export_table_is_gone_keeps_its_rows(
         bq_emulator.load_export_days(
             warehouse.client, EMULATOR_EXPORT_DATASET, [REAL_SAMPLE / "events_20201101.parquet"]
         )
+
+
+def test_a_nightly_of_two_properties_replaces_only_each_propertys_own_days(
+    bigquery_emulator: bq_emulator.Emulator, tmp_path: Path
+) -> None:
+    """Two properties on BigQuery (dbt-bigquery's own statements, on the emulator): the two
+    real days in each property's export dataset, in its own time zone, built whole into one
+    dataset. A nightly of one property (`--property`) replaces that property's days and
+    leaves the other's rows of the same partitions as they were; a nightly that finds one
+    property's export table of a day gone replaces the other property's rows of that day and
+    keeps the stale property's. After each, per property and day, staging and the models
+    built from it hold what the full build held."""
+    client = bigquery_emulator.client()
+    declared = []
+    for property_id, zone in (("111", "America/Los_Angeles"), ("222", "Pacific/Kiritimati")):
+        dataset = f"analytics_{property_id}"
+        bq_emulator.load_export_days(client, dataset, sorted(REAL_SAMPLE.glob("events_*.parquet")))
+        declared.append(
+            {"property_id": property_id, "project": EMULATOR_PROJECT, "dataset": dataset}
+            | {"time_zone": zone}
+        )
+    dataset = "random_truffle_two_properties"
+    settings = Settings(
+        project_dir=REPO,
+        profiles_dir=bigquery_emulator.profile(tmp_path / "profile", dataset),
+        target="bigquery",
+        vars={"ga4_properties": declared, "ga4_bigquery_has_newer_columns": False},
+    )
+    counted = {
+        "stg_ga4__events": "event_date",
+        "int_events_recorded": "event_date",
+        "int_sessions_converted": "session_start_date",
+        "int_conversions_attributed": "conversion_date",
+    }
+
+    def query(sql: str) -> list[tuple]:
+        return [tuple(row.values()) for row in client.query(sql).result()]
+
+    def per_property_day() -> dict[str, list[tuple]]:
+        return {
+            table: query(
+                f"select property_id, {column}, count(*) "
+                f"from `{EMULATOR_PROJECT}.{dataset}.{table}` "
+                f"where {column} >= '1900-01-01' group by 1, 2 order by 1, 2"
+            )
+            for table, column in counted.items()
+        }
+
+    def nightly(name: str, **extra: object) -> None:
+        run = run_dbt(
+            ["run", "--exclude", *EMULATOR_UNSUPPORTED],
+            settings,
+            target_path=tmp_path / name,
+            extra_vars={"ga4_run_date": RUN_DATE, **extra},
+        )
+        assert run.success, run.failure_report()
+
+    def drop_staged(property_id: str) -> None:
+        """Delete a property's staged rows of the run date: a nightly that replaces that
+        property's day brings them back."""
+        client.query(
+            f"delete from `{EMULATOR_PROJECT}.{dataset}.stg_ga4__events` "
+            f"where event_date = '{RUN_DATE}' and property_id = '{property_id}'"
+        ).result()
+
+    for step in (["seed"], ["run", "--full-refresh"]):
+        full = run_dbt(step, settings, target_path=tmp_path / "full")
+        assert full.success, full.failure_report()
+    built = per_property_day()
+    staged = {(property_id, str(day)): rows for property_id, day, rows in built["stg_ga4__events"]}
+    # the same export in both properties: the same rows, tagged with each property
+    days = ("2020-11-01", "2020-11-02")
+    assert set(staged) == {(property_id, day) for property_id in ("111", "222") for day in days}
+    assert all(staged[("111", day)] == staged[("222", day)] > 0 for day in days), staged
+
+    # a nightly of property 111 only: its day is replaced (the rows deleted come back), and
+    # property 222's rows of the same partitions are untouched
+    drop_staged("111")
+    nightly("one_property", ga4_refresh_properties=["111"])
+    assert per_property_day() == built
+
+    # every property, property 222's export of the run date gone: 111 replaced, 222's kept
+    client.delete_table(f"{EMULATOR_PROJECT}.analytics_222.events_{RUN_DATE.replace('-', '')}")
+    drop_staged("111")
+    nightly("one_stale")
+    assert per_property_day() == built

@@ -516,11 +516,13 @@ def test_analyses_and_the_report_take_a_property(
     assert "<h1>Random Truffle report of property 1100, " in page.read_text()
 
 
-def test_a_full_build_of_two_properties_is_proven_on_bigquery(tmp_path: Path) -> None:
+def test_a_build_and_a_nightly_of_two_properties_are_proven_on_bigquery(tmp_path: Path) -> None:
     """Offline (no account): every model, analysis and test of two declared properties'
     BigQuery export datasets (one in another project) resolves in GoogleSQL's analyzer, and
-    so does every statement a full build sends; a nightly of several properties is refused on
-    BigQuery, so the proof says it captured none."""
+    so does every statement a full build and a nightly send. The nightly's staging MERGE
+    deletes each refreshed property's own days that have an export table, never another
+    property's rows of the same partitions; a nightly of one property (`--property`) reads
+    nothing outside its window."""
     declared = [
         {"property_id": "1400", "project": "other-project", "dataset": "analytics_1400"},
         {"property_id": "1100", "dataset": "analytics_1100", "time_zone": "Pacific/Pago_Pago"},
@@ -529,12 +531,59 @@ def test_a_full_build_of_two_properties_is_proven_on_bigquery(tmp_path: Path) ->
     result = runner.invoke(app, [*args, "--offline", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "statements analyzed, 0 errors" in result.output
-    assert "; 0 errors; no nightly (several GA4 properties" in " ".join(result.output.split())
+    summary = " ".join(result.output.split())
+    assert re.search(r"nightly build \d+ statements \([^)]*\d+ merge[^)]*\); 0 errors", summary)
     full = (tmp_path / "builds" / "full.sql").read_text()
     # staging reads each property's own export, and tags its rows with the property
     assert "`other-project`.`analytics_1400`.`events_*`" in full
     assert "`offline-project`.`analytics_1100`.`events_*`" in full
-    assert not (tmp_path / "builds" / "nightly.sql").exists()
+    # the nightly's staging MERGE: the window's partitions, within them each property's own
+    # days with an export table (the capture's night: the day before the run date has none)
+    nightly = json.loads((tmp_path / "builds" / "nightly.json").read_text())["statements"]
+    merge = next(
+        s["sql"]
+        for s in nightly
+        if s["kind"] == "merge" and s["node"] == "model.random_truffle.stg_ga4__events"
+    )
+    delete = merge[merge.index("when not matched by source") : merge.index("then delete")]
+    deleted = dict(
+        re.findall(
+            r"dbt_internal_dest\.property_id = '(\d+)' and date\(dbt_internal_dest\.event_date\)"
+            r" in \(([^)]*\)(?:, [^)]*\))*)\)",
+            delete,
+        )
+    )
+    assert set(deleted) == {"1400", "1100"}, delete
+    for property_id, days in deleted.items():
+        kept = set(re.findall(r"\d{4}-\d{2}-\d{2}", days))
+        lookups = [
+            s["sql"]
+            for s in nightly
+            if s["kind"] == "lookup"
+            and "missing export days" in s["sql"]
+            and f"analytics_{property_id}.INFORMATION_SCHEMA" in s["sql"]
+        ]
+        assert len(lookups) == 1, property_id
+        window = set(re.findall(r"'(\d{8})'", lookups[0].split("as day")[0]))
+        replaced = {day.replace("-", "") for day in kept}
+        assert replaced < window and len(window - replaced) == 1, (property_id, kept, window)
+    # one property refreshed: its days only, and nothing read outside its window
+    refreshed = {"ga4_properties": declared, "ga4_refresh_properties": ["1100"]}
+    nightly_audit = ["cost", "--nightly", "--run-date", "2020-11-02", "--json"]
+    args = ["--vars", json.dumps(refreshed), "--target", "bigquery", *nightly_audit]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    audit = json.loads(result.stdout)
+    assert audit["offenders"] == []
+    # the window is property 1100's (its run date less the lookback), its partitions staging's
+    assert audit["window"] == {"start": "2020-10-30", "end": "2020-11-02"}
+    staged = next(
+        s for s in audit["statements"] if s["name"] == "stg_ga4__events" and s["kind"] == "merge"
+    )
+    assert (staged["reads"][0]["first_day"], staged["reads"][0]["last_day"]) == (
+        "2020-10-30",
+        "2020-11-02",
+    )
     # the stored tables cluster on the property first (one property: their own columns)
     nodes = json.loads((tmp_path / "dbt" / "full" / "manifest.json").read_text())["nodes"]
     clustered = {
