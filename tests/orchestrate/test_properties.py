@@ -516,30 +516,52 @@ def test_analyses_and_the_report_take_a_property(
     assert "<h1>Random Truffle report of property 1100, " in page.read_text()
 
 
-def test_a_build_and_a_nightly_of_two_properties_are_proven_on_bigquery(tmp_path: Path) -> None:
+# Two properties on BigQuery, one in another project, the first with readers (row access
+# policies), the second without
+BIGQUERY_PROPERTIES = {
+    "ga4_properties": [
+        {
+            "property_id": "1400",
+            "project": "other-project",
+            "dataset": "analytics_1400",
+            "readers": ["group:analysts-1400@example.com"],
+        },
+        {"property_id": "1100", "dataset": "analytics_1100", "time_zone": "Pacific/Pago_Pago"},
+    ],
+    "ga4_all_properties_readers": ["serviceAccount:dbt@example.iam.gserviceaccount.com"],
+}
+
+
+@pytest.fixture(scope="module")
+def bigquery_proof(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """`truffle --target bigquery compile --offline` of BIGQUERY_PROPERTIES, once: what it
+    printed and the folder it wrote (the render, the analysis, the captured builds)."""
+    out = tmp_path_factory.mktemp("bigquery_two_properties")
+    args = ["--vars", json.dumps(BIGQUERY_PROPERTIES), "--target", "bigquery", "compile"]
+    result = runner.invoke(app, [*args, "--offline", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split()), out
+
+
+def test_a_build_and_a_nightly_of_two_properties_are_proven_on_bigquery(
+    bigquery_proof: tuple[str, Path],
+) -> None:
     """Offline (no account): every model, analysis and test of two declared properties'
     BigQuery export datasets (one in another project) resolves in GoogleSQL's analyzer, and
     so does every statement a full build and a nightly send. The nightly's staging MERGE
     deletes each refreshed property's own days that have an export table, never another
     property's rows of the same partitions; a nightly of one property (`--property`) reads
     nothing outside its window."""
-    declared = [
-        {"property_id": "1400", "project": "other-project", "dataset": "analytics_1400"},
-        {"property_id": "1100", "dataset": "analytics_1100", "time_zone": "Pacific/Pago_Pago"},
-    ]
-    args = ["--vars", json.dumps({"ga4_properties": declared}), "compile", "--target", "bigquery"]
-    result = runner.invoke(app, [*args, "--offline", "--out", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    assert "statements analyzed, 0 errors" in result.output
-    summary = " ".join(result.output.split())
+    summary, out = bigquery_proof
+    assert "statements analyzed, 0 errors" in summary
     assert re.search(r"nightly build \d+ statements \([^)]*\d+ merge[^)]*\); 0 errors", summary)
-    full = (tmp_path / "builds" / "full.sql").read_text()
+    full = (out / "builds" / "full.sql").read_text()
     # staging reads each property's own export, and tags its rows with the property
     assert "`other-project`.`analytics_1400`.`events_*`" in full
     assert "`offline-project`.`analytics_1100`.`events_*`" in full
     # the nightly's staging MERGE: the window's partitions, within them each property's own
-    # days with an export table (the capture's night: the day before the run date has none)
-    nightly = json.loads((tmp_path / "builds" / "nightly.json").read_text())["statements"]
+    # days with an export table (the capture's night: one day of the window has none)
+    nightly = json.loads((out / "builds" / "nightly.json").read_text())["statements"]
     merge = next(
         s["sql"]
         for s in nightly
@@ -568,10 +590,11 @@ def test_a_build_and_a_nightly_of_two_properties_are_proven_on_bigquery(tmp_path
         replaced = {day.replace("-", "") for day in kept}
         assert replaced < window and len(window - replaced) == 1, (property_id, kept, window)
     # one property refreshed: its days only, and nothing read outside its window
-    refreshed = {"ga4_properties": declared, "ga4_refresh_properties": ["1100"]}
+    refreshed = {**BIGQUERY_PROPERTIES, "ga4_refresh_properties": ["1100"]}
     nightly_audit = ["cost", "--nightly", "--run-date", "2020-11-02", "--json"]
-    args = ["--vars", json.dumps(refreshed), "--target", "bigquery", *nightly_audit]
-    result = runner.invoke(app, args)
+    result = runner.invoke(
+        app, ["--vars", json.dumps(refreshed), "--target", "bigquery", *nightly_audit]
+    )
     assert result.exit_code == 0, result.output
     audit = json.loads(result.stdout)
     assert audit["offenders"] == []
@@ -585,7 +608,7 @@ def test_a_build_and_a_nightly_of_two_properties_are_proven_on_bigquery(tmp_path
         "2020-11-02",
     )
     # the stored tables cluster on the property first (one property: their own columns)
-    nodes = json.loads((tmp_path / "dbt" / "full" / "manifest.json").read_text())["nodes"]
+    nodes = json.loads((out / "dbt" / "full" / "manifest.json").read_text())["nodes"]
     clustered = {
         node["name"]: node["config"]["cluster_by"]
         for node in nodes.values()
@@ -596,64 +619,54 @@ def test_a_build_and_a_nightly_of_two_properties_are_proven_on_bigquery(tmp_path
 
 
 def test_row_access_policies_are_generated_from_the_declaration_and_proven_on_bigquery(
-    tmp_path: Path,
+    bigquery_proof: tuple[str, Path], tmp_path: Path
 ) -> None:
     """Offline (no account): once readers are declared, every stored table of the BigQuery
     build and nightly carries its row access policies (the TRUE filter for every property's
-    readers; its property's filter where the table has a property_id; the TRUE filter alone
-    on the ledgers that hold every property's rows without one; none on the shared reference
-    data); each resolves in GoogleSQL's analyzer against the table's columns; no table that
-    carries policies is re-created by a nightly (the tables rebuilt whole are replaced by a
-    MERGE, which keeps its policies); and the nightly audit lists the policies and reads
-    nothing outside the window."""
-    readers = {
-        "ga4_properties": [
-            {
-                "property_id": "1400",
-                "dataset": "analytics_1400",
-                "readers": ["group:analysts-1400@example.com"],
-            }
-        ],
-        "ga4_all_properties_readers": ["serviceAccount:dbt@example.iam.gserviceaccount.com"],
-    }
-    args = ["--vars", json.dumps(readers), "--target", "bigquery"]
-    result = runner.invoke(app, [*args, "compile", "--offline", "--out", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    assert "statements analyzed, 0 errors" in result.output
-    assert "policy); 0 errors" in " ".join(result.output.split())
+    readers; its property's filter where the table has a property_id, dropped for a
+    property without readers; the TRUE filter alone on the ledgers that hold every
+    property's rows without one; none on the shared reference data); each resolves in
+    GoogleSQL's analyzer against the table's columns; no table that carries policies is
+    re-created by a nightly (the tables rebuilt whole are replaced by a MERGE, which keeps
+    its policies); and the nightly audit lists the policies and reads nothing outside the
+    window."""
+    summary, out = bigquery_proof
+    assert "statements analyzed, 0 errors" in summary
+    assert "policy); 0 errors" in summary
     policy = re.compile(
         r"create or replace row access policy (\w+) on `[^`]+`\.`[^`]+`\.`(\w+)`\s+"
         r"grant to \(([^)]*)\)\s+filter using \(([^)]*)\)"
     )
+    dropped = re.compile(r"drop row access policy if exists (\w+) on `[^`]+`\.`[^`]+`\.`(\w+)`")
+    # the tables with a property_id: both policies; the ledgers: the TRUE filter alone
+    with_property = {
+        "stg_ga4__events",
+        "int_events_recorded",
+        "int_sessions_aggregated",
+        "int_sessions_converted",
+        "int_conversions_attributed",
+        "int_items_unnested",
+        "int_device_logins_observed",
+        "int_device_users_paired",
+        "int_devices_stitched",
+        "int_transactions_counted",
+        "int_users_aggregated",
+        "int_users_combined",
+        "int_export_days_profiled",
+    }
+    ledgers = {
+        "erasure_requests",
+        "int_erased_identities",
+        "int_erasures_applied",
+        "int_retentions_applied",
+    }
+    every = ("'serviceAccount:dbt@example.iam.gserviceaccount.com'", "true")
+    one = ("'group:analysts-1400@example.com'", "property_id = '1400'")
     for build in ("full", "nightly"):
-        text = (tmp_path / "builds" / f"{build}.sql").read_text()
+        text = (out / "builds" / f"{build}.sql").read_text()
         policies: dict[str, dict[str, tuple[str, str]]] = {}
         for name, table, grantees, condition in policy.findall(text):
             policies.setdefault(table, {})[name] = (grantees, condition)
-        every = ("'serviceAccount:dbt@example.iam.gserviceaccount.com'", "true")
-        one = ("'group:analysts-1400@example.com'", "property_id = '1400'")
-        # the tables with a property_id: both policies; the ledgers: the TRUE filter alone
-        with_property = {
-            "stg_ga4__events",
-            "int_events_recorded",
-            "int_sessions_aggregated",
-            "int_sessions_converted",
-            "int_conversions_attributed",
-            "int_items_unnested",
-            "int_device_logins_observed",
-            "int_device_users_paired",
-            "int_devices_stitched",
-            "int_transactions_counted",
-            "int_users_aggregated",
-            "int_users_combined",
-            "int_export_days_profiled",
-        }
-        ledgers = {
-            "erasure_requests",
-            "int_erased_identities",
-            "int_erasures_applied",
-            "int_retentions_applied",
-        }
         assert set(policies) == with_property | ledgers, (build, sorted(policies))
         for table in with_property:
             assert policies[table] == {
@@ -663,9 +676,13 @@ def test_row_access_policies_are_generated_from_the_declaration_and_proven_on_bi
         for table in ledgers:
             assert policies[table] == {"truffle_every_property": every}, (build, table)
         assert not set(policies) & SHARED
+        # property 1100 has no readers: its policy is dropped wherever it could be
+        assert set(dropped.findall(text)) == {
+            ("truffle_property_1100", table) for table in with_property
+        }, build
     # a nightly re-creates no table that carries policies: the tables rebuilt whole are
     # replaced by one MERGE each
-    nightly = (tmp_path / "builds" / "nightly.sql").read_text()
+    nightly = (out / "builds" / "nightly.sql").read_text()
     created = re.findall(r"create or replace table `[^`]+`\.`[^`]+`\.`(\w+)`", nightly)
     assert {name for name in created if "__dbt_tmp" not in name} <= SHARED, created
     for table in (
@@ -677,26 +694,16 @@ def test_row_access_policies_are_generated_from_the_declaration_and_proven_on_bi
     ):
         assert re.search(rf"merge into `[^`]+`\.`[^`]+`\.`{table}` as DBT_INTERNAL_DEST", nightly)
     # the nightly audit lists the policies (they read nothing) and no read outside the window
+    args = ["--vars", json.dumps(BIGQUERY_PROPERTIES), "--target", "bigquery"]
     result = runner.invoke(app, [*args, "cost", "--nightly", "--run-date", "2020-11-02", "--json"])
     assert result.exit_code == 0, result.output
     audit = json.loads(result.stdout)
-    assert audit["counts"]["policy"] == 2 * len(with_property) + len(ledgers)
+    assert audit["counts"]["policy"] == 3 * len(with_property) + len(ledgers)
     assert audit["offenders"] == []
 
     # readers without anyone reading every row: dbt's own MERGEs would fail; one line, exit 2
-    del readers["ga4_all_properties_readers"]
-    result = runner.invoke(
-        app,
-        [
-            "--vars",
-            json.dumps(readers),
-            "--target",
-            "bigquery",
-            "compile",
-            "--offline",
-            "--out",
-            str(tmp_path / "refused"),
-        ],
-    )
+    readers = {"ga4_properties": BIGQUERY_PROPERTIES["ga4_properties"]}
+    refused = ["compile", "--offline", "--out", str(tmp_path / "refused")]
+    result = runner.invoke(app, ["--vars", json.dumps(readers), "--target", "bigquery", *refused])
     assert result.exit_code == 2, result.output
     assert "declares readers but ga4_all_properties_readers is empty" in result.output
