@@ -28,7 +28,10 @@
             {%- set partitions = ga4_bigquery_partitions() -%}
             {%- if (config.get('meta') or {}).get('window_days') == 'export' -%}
                 {%- set replaced = ga4_bigquery_export_partitions(partitions) -%}
-                {%- if strategy == 'insert_overwrite' and not copy_partitions and ga4_properties() | length > 1 -%}
+                {%- if ga4_properties() | length > 1 -%}
+                    {%- if strategy != 'insert_overwrite' or copy_partitions -%}
+                        {{ exceptions.raise_compiler_error(this.identifier ~ ": with several properties staging replaces each property's own days by a MERGE (insert_overwrite without copy_partitions); " ~ strategy ~ (" with copy_partitions" if copy_partitions else "") ~ " would replace other properties' rows of the same partitions. Remove the override.") }}
+                    {%- endif -%}
                     {{ return(ga4_bigquery_properties_overwrite_sql(tmp_relation, target_relation, sql, partition_by, replaced, dest_columns, tmp_relation_exists)) }}
                 {%- endif -%}
                 {%- set partitions = replaced.values() | first -%}
