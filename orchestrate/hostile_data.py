@@ -28,7 +28,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestrate.demo_data import NEWER_COLUMNS, GeneratorConfig, generate_export
+from orchestrate.demo_data import GeneratorConfig, generate_export
+from orchestrate.export_schema import NEWER_COLUMNS
 
 HOSTILE_CONFIG = GeneratorConfig(
     end_date=dt.date(2026, 1, 31), days=4, users=120, seed=99, json_days=1, intraday_days=0

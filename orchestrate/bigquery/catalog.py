@@ -21,7 +21,7 @@ from zetasql.wasi._pb2.zetasql.proto.simple_catalog_pb2 import SimpleCatalogProt
 from zetasql.wasi._pb2.zetasql.public.simple_table_pb2 import SimpleTableProto
 from zetasql.wasi._pb2.zetasql.public.type_pb2 import TypeProto
 
-from orchestrate.demo_data import NEWER_COLUMNS
+from orchestrate.export_schema import bigquery_type_text, export_columns
 
 # The analyzer's messages are built as raw protobuf (the package's dataclass layer converts
 # every message field by field in Python, ~1 s per statement with a catalog this size).
@@ -161,151 +161,16 @@ def canonical_type_text(text: str) -> str:
 
 # ------------------------------------------------------------------- GA4 export ----
 
-_PARAM_VALUE = (
-    "STRUCT<string_value STRING, int_value INT64, float_value FLOAT64, double_value FLOAT64>"
-)
-_PARAMS = f"ARRAY<STRUCT<key STRING, value {_PARAM_VALUE}>>"
-
-
-def _strings(*names: str) -> str:
-    return ", ".join(f"{name} STRING" for name in names)
-
-
-_ITEMS = (
-    "ARRAY<STRUCT<"
-    + _strings(
-        "item_id",
-        "item_name",
-        "item_brand",
-        "item_variant",
-        "item_category",
-        "item_category2",
-        "item_category3",
-        "item_category4",
-        "item_category5",
-    )
-    + ", price_in_usd FLOAT64, price FLOAT64, quantity INT64, item_revenue_in_usd FLOAT64,"
-    " item_revenue FLOAT64, item_refund_in_usd FLOAT64, item_refund FLOAT64, "
-    + _strings(
-        "coupon",
-        "affiliation",
-        "location_id",
-        "item_list_id",
-        "item_list_name",
-        "item_list_index",
-        "promotion_id",
-        "promotion_name",
-        "creative_name",
-        "creative_slot",
-    )
-    + f", item_params {_PARAMS}>>"
-)
-_LAST_CLICK = (
-    "STRUCT<"
-    f"manual_campaign STRUCT<{_strings('campaign_id', 'campaign_name', 'source', 'medium', 'term', 'content', 'source_platform', 'creative_format', 'marketing_tactic')}>, "  # noqa: E501
-    f"google_ads_campaign STRUCT<{_strings('customer_id', 'account_name', 'campaign_id', 'campaign_name', 'ad_group_id', 'ad_group_name')}>, "  # noqa: E501
-    f"cross_channel_campaign STRUCT<{_strings('campaign_id', 'campaign_name', 'source', 'medium', 'source_platform', 'default_channel_group', 'primary_channel_group')}>, "  # noqa: E501
-    f"sa360_campaign STRUCT<{_strings('campaign_id', 'campaign_name', 'source', 'medium', 'ad_group_id', 'ad_group_name', 'creative_format', 'engine_account_name', 'engine_account_type', 'manager_account_name')}>, "  # noqa: E501
-    f"cm360_campaign STRUCT<{_strings('campaign_id', 'campaign_name', 'source', 'medium', 'account_id', 'account_name', 'advertiser_id', 'advertiser_name', 'creative_id', 'creative_format', 'creative_name', 'creative_type', 'creative_type_id', 'creative_version', 'placement_id', 'placement_cost_structure', 'placement_name', 'rendering_id', 'site_id', 'site_name')}>, "  # noqa: E501
-    f"dv360_campaign STRUCT<{_strings('campaign_id', 'campaign_name', 'source', 'medium', 'advertiser_id', 'advertiser_name', 'creative_id', 'creative_format', 'creative_name', 'exchange_id', 'exchange_name', 'insertion_order_id', 'insertion_order_name', 'line_item_id', 'line_item_name', 'partner_id', 'partner_name')}>"  # noqa: E501
-    ">"
-)
-
-# The daily / intraday table schema of the export, from Google's "[GA4] BigQuery Export
-# schema" (shared/design/ga4_export_schema.md), in the 2020-21 sample's order with the newer
-# columns appended.
-GA4_EXPORT_COLUMNS: dict[str, str] = {
-    "event_date": "STRING",
-    "event_timestamp": "INT64",
-    "event_name": "STRING",
-    "event_params": _PARAMS,
-    "event_previous_timestamp": "INT64",
-    "event_value_in_usd": "FLOAT64",
-    "event_bundle_sequence_id": "INT64",
-    "event_server_timestamp_offset": "INT64",
-    "user_id": "STRING",
-    "user_pseudo_id": "STRING",
-    "privacy_info": (
-        f"STRUCT<{_strings('analytics_storage', 'ads_storage', 'uses_transient_token')}>"
-    ),
-    "user_properties": (
-        "ARRAY<STRUCT<key STRING, value STRUCT<string_value STRING, int_value INT64,"
-        " float_value FLOAT64, double_value FLOAT64, set_timestamp_micros INT64>>>"
-    ),
-    "user_first_touch_timestamp": "INT64",
-    "user_ltv": "STRUCT<revenue FLOAT64, currency STRING>",
-    "device": (
-        "STRUCT<"
-        + _strings(
-            "category",
-            "mobile_brand_name",
-            "mobile_model_name",
-            "mobile_marketing_name",
-            "mobile_os_hardware_model",
-            "operating_system",
-            "operating_system_version",
-            "vendor_id",
-            "advertising_id",
-            "language",
-            "is_limited_ad_tracking",
-        )
-        + ", time_zone_offset_seconds INT64, browser STRING, browser_version STRING,"
-        " web_info STRUCT<browser STRING, browser_version STRING, hostname STRING>>"
-    ),
-    "geo": (
-        f"STRUCT<{_strings('continent', 'sub_continent', 'country', 'region', 'city', 'metro')}>"
-    ),
-    "app_info": (
-        f"STRUCT<{_strings('id', 'version', 'install_store', 'firebase_app_id', 'install_source')}>"
-    ),
-    "traffic_source": f"STRUCT<{_strings('name', 'medium', 'source')}>",
-    "stream_id": "STRING",
-    "platform": "STRING",
-    "event_dimensions": "STRUCT<hostname STRING>",
-    "ecommerce": (
-        "STRUCT<total_item_quantity INT64, purchase_revenue_in_usd FLOAT64,"
-        " purchase_revenue FLOAT64, refund_value_in_usd FLOAT64, refund_value FLOAT64,"
-        " shipping_value_in_usd FLOAT64, shipping_value FLOAT64, tax_value_in_usd FLOAT64,"
-        " tax_value FLOAT64, unique_items INT64, transaction_id STRING>"
-    ),
-    "items": _ITEMS,
-    "collected_traffic_source": (
-        "STRUCT<"
-        + _strings(
-            "manual_campaign_id",
-            "manual_campaign_name",
-            "manual_source",
-            "manual_medium",
-            "manual_term",
-            "manual_content",
-            "manual_source_platform",
-            "manual_creative_format",
-            "manual_marketing_tactic",
-            "gclid",
-            "dclid",
-            "srsltid",
-        )
-        + ">"
-    ),
-    "is_active_user": "BOOL",
-    "batch_event_index": "INT64",
-    "batch_page_id": "INT64",
-    "batch_ordering_id": "INT64",
-    "session_traffic_source_last_click": _LAST_CLICK,
-    "publisher": (
-        "STRUCT<ad_revenue_in_usd FLOAT64, ad_format STRING, ad_source_name STRING,"
-        " ad_unit_id STRING>"
-    ),
-}
 TABLE_SUFFIX = "_TABLE_SUFFIX"
 
 
 def ga4_export_columns(*, newer_columns: bool = True) -> dict[str, str]:
-    """The export's columns as BigQuery type text; without the newer columns it is the
-    2020-21 vintage (the public sample's columns 1-23)."""
-    if newer_columns:
-        return dict(GA4_EXPORT_COLUMNS)
-    return {name: kind for name, kind in GA4_EXPORT_COLUMNS.items() if name not in NEWER_COLUMNS}
+    """The export's columns as BigQuery type text (declared once, as the generator writes
+    them: orchestrate.export_schema); without the newer columns it is the 2020-21 vintage."""
+    return {
+        column.name: bigquery_type_text(column.type)
+        for column in export_columns(newer_columns=newer_columns)
+    }
 
 
 # ------------------------------------------------------------------------ catalog ----

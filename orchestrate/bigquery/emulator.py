@@ -346,7 +346,7 @@ def _as_exported(path: Path) -> Path:
     export's type when the file's differs (else the file itself)."""
     import pyarrow.parquet as pq
 
-    from orchestrate.demo_data import EXPORT_SCHEMA
+    from orchestrate.export_schema import EXPORT_SCHEMA
 
     wanted = EXPORT_SCHEMA.field("user_properties").type
     schema = pq.read_schema(path)

@@ -21,12 +21,12 @@ import pytest
 
 from orchestrate.demo_data import (
     APP_STREAM_ID,
-    EXPORT_SCHEMA,
     RATES_USD_PER_UNIT,
     WEB_STREAM_ID,
     GeneratorConfig,
     generate_export,
 )
+from orchestrate.export_schema import EXPORT_SCHEMA
 
 CONFIG = GeneratorConfig(end_date=datetime.date(2026, 1, 31), days=3, users=60, seed=11)
 SAMPLE_COLUMNS = (
