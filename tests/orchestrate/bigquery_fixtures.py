@@ -131,6 +131,11 @@ def bigquery_builds(offline_compile: OfflineCompile) -> CaptureReport:
 # ------------------------------------------------------------------ emulator ----
 
 
+def query_rows(client: Any, sql: str) -> list[tuple]:
+    """A query's rows on the emulator, as tuples."""
+    return [tuple(row.values()) for row in client.query(sql).result()]
+
+
 @dataclass
 class EmulatorWarehouse:
     emulator: bq_emulator.Emulator
@@ -139,7 +144,7 @@ class EmulatorWarehouse:
     incremental: DbtRun
 
     def query(self, sql: str) -> list[tuple]:
-        return [tuple(row.values()) for row in self.client.query(sql).result()]
+        return query_rows(self.client, sql)
 
     def table(self, name: str) -> str:
         return f"`{EMULATOR_PROJECT}.{EMULATOR_DATASET}.{name}`"

@@ -23,6 +23,7 @@ from tests.orchestrate.bigquery_fixtures import (
     EMULATOR_UNSUPPORTED,
     EMULATOR_VARIABLES,
     RUN_DATE,
+    query_rows,
 )
 from tests.orchestrate.conftest import REAL_SAMPLE, REPO
 
@@ -217,8 +218,12 @@ def test_a_nightly_of_two_properties_replaces_only_each_propertys_own_days(
         dataset = f"analytics_{property_id}"
         bq_emulator.load_export_days(client, dataset, sorted(REAL_SAMPLE.glob("events_*.parquet")))
         declared.append(
-            {"property_id": property_id, "project": EMULATOR_PROJECT, "dataset": dataset}
-            | {"time_zone": zone}
+            {
+                "property_id": property_id,
+                "project": EMULATOR_PROJECT,
+                "dataset": dataset,
+                "time_zone": zone,
+            }
         )
     dataset = "random_truffle_two_properties"
     settings = Settings(
@@ -234,15 +239,13 @@ def test_a_nightly_of_two_properties_replaces_only_each_propertys_own_days(
         "int_conversions_attributed": "conversion_date",
     }
 
-    def query(sql: str) -> list[tuple]:
-        return [tuple(row.values()) for row in client.query(sql).result()]
-
     def per_property_day() -> dict[str, list[tuple]]:
         return {
-            table: query(
+            table: query_rows(
+                client,
                 f"select property_id, {column}, count(*) "
                 f"from `{EMULATOR_PROJECT}.{dataset}.{table}` "
-                f"where {column} >= '1900-01-01' group by 1, 2 order by 1, 2"
+                f"where {column} >= '1900-01-01' group by 1, 2 order by 1, 2",
             )
             for table, column in counted.items()
         }
