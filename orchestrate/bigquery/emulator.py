@@ -338,7 +338,7 @@ def load_export_days(client: Any, dataset: str, files: Iterable[Path]) -> list[s
 
 # The public sample's Parquet types the all-null fields of `user_properties` as int64 (its
 # writer had no other type to give them); a BigQuery export has them typed as the export's
-# schema (declared once: orchestrate.demo_data.EXPORT_SCHEMA), as the staging model expects.
+# schema (declared once: orchestrate.export_schema.EXPORT_SCHEMA), as the staging model expects.
 
 
 def _as_exported(path: Path) -> Path:
